@@ -1,0 +1,67 @@
+# Serving Machine Learning. The two README commands: `make book` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements.sha256
+REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-64)
+PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-sanitize-with nbval_sanitize.cfg \
+	--nbval-cell-timeout=300 -n 2 --dist loadfile
+
+.PHONY: help venv book test lint format pytest nbval browser model serve preview lab clean system-deps
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+# The venv is (re)built whenever requirements.txt or pyproject.toml change.
+venv: ## create .venv and install the pinned requirements (only when they changed)
+	@if [ ! -x $(BIN)/python ]; then $(PYTHON) -m venv $(VENV); fi
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(REQ_HASH)" ]; then \
+		echo "installing requirements into $(VENV) ..."; \
+		$(BIN)/python -m pip install -qq --upgrade pip && \
+		$(BIN)/python -m pip install -qq -r requirements.txt && \
+		echo "$(REQ_HASH)" > $(STAMP); \
+	fi
+
+book: venv ## build the site into _build/html from the committed notebook outputs (fails on warnings)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
+	@echo "The site is in $(CURDIR)/_build/html/index.html (make preview serves it)"
+
+lint: venv ## ruff lint and format check over code and notebooks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+pytest: venv ## the test suite for examples/, the book's structure and the service
+	$(BIN)/pytest -n 2 -m "not browser" --cov --cov-report=term-missing:skip-covered tests
+
+nbval: venv ## run every notebook and compare it with its committed outputs
+	$(PYTEST_NB) notebooks
+
+browser: venv ## open every page of the built site in chromium (needs make book first)
+	$(BIN)/pytest -m browser tests
+
+test: venv lint pytest nbval book browser ## everything CI checks
+
+model: venv ## train the wine classifier and write its artifact to models/
+	$(BIN)/python -m examples.model
+
+serve: venv ## run the reference service on 127.0.0.1:8000
+	$(BIN)/flask --app examples.serving.wsgi run --host 127.0.0.1 --port 8000
+
+preview: ## serve the built site on http://127.0.0.1:8001
+	$(BIN)/python -m http.server 8001 --bind 127.0.0.1 --directory _build/html
+
+lab: venv ## Jupyter Lab in the venv, on 127.0.0.1
+	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+
+system-deps: ## install Debian's chromium, nginx and wrk (as root)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light wrk
+
+clean: ## remove the build, caches and trained models (keeps .venv)
+	rm -rf _build models .pytest_cache .ruff_cache .coverage htmlcov
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

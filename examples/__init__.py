@@ -1,0 +1,1 @@
+"""Runnable code behind the book Serving Machine Learning; installed with `pip install -e .`."""

@@ -1,0 +1,205 @@
+"""The model on disk: a skops file plus a metadata file, and loading that checks one against the other.
+
+Why skops and not pickle: loading a pickle runs whatever code the file names (chapter 7 shows it).
+skops stores the same objects but refuses to build any type not on a trusted list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import skops
+import skops.io
+
+from examples.model.training import (
+    CLASS_NAMES,
+    FEATURE_NAMES,
+    MODEL_NAME,
+    MODEL_VERSION,
+    TrainingResult,
+    train_model,
+)
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+# The only types this artifact may contain. skops refuses any other type it finds in a file, so a
+# file that was swapped for one containing other code cannot load.
+TRUSTED_TYPES = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "numpy.dtype",
+    "numpy.ndarray",
+]
+# The library versions whose exact match we require: a model trained under one version of
+# scikit-learn is not guaranteed to predict the same under another.
+CHECKED_LIBRARIES = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+class ArtifactError(ValueError):
+    """The model files are missing, altered, or were made with other library versions."""
+
+
+@dataclass
+class ModelMetadata:
+    """Everything a reader, or the service, needs to know about one trained model."""
+
+    name: str
+    version: str
+    created_at: str
+    features: list[str]
+    classes: list[str]
+    domain: dict[str, dict[str, float]]
+    metrics: dict[str, float]
+    libraries: dict[str, str]
+    sha256: str
+    model_file: str = MODEL_FILE
+    n_train: int = 0
+    n_test: int = 0
+    # Older metadata files have no types: every feature was a float64 then too.
+    feature_types: dict[str, str] = field(
+        default_factory=lambda: dict.fromkeys(FEATURE_NAMES, "float64")
+    )
+    trusted_types: list[str] = field(default_factory=lambda: list(TRUSTED_TYPES))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_file(cls, path: Path) -> ModelMetadata:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise ArtifactError(f"metadata file {path.name} is missing") from None
+        except (TypeError, json.JSONDecodeError) as error:
+            raise ArtifactError(f"metadata file {path.name} is not valid: {error}") from None
+
+
+@dataclass
+class LoadedModel:
+    """A verified pipeline together with its metadata."""
+
+    pipeline: object
+    metadata: ModelMetadata
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 digest of a file: any change to the file changes it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_model_dir() -> Path:
+    """Where the model lives: $SERVING_MODEL_DIR, else models/ at the repository's root."""
+    configured = os.environ.get("SERVING_MODEL_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "models" / MODEL_NAME
+
+
+def _library_versions() -> dict[str, str]:
+    return {**CHECKED_LIBRARIES, "skops": skops.__version__, "python": platform.python_version()}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file, then rename: a reader never sees half a file."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as temporary:
+        temporary.write(data)
+    os.replace(temporary.name, path)
+
+
+def save_model(result: TrainingResult, directory: Path | str | None = None) -> ModelMetadata:
+    """Write the pipeline with skops and, beside it, the metadata that describes and checks it."""
+    directory = Path(directory) if directory else default_model_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    _write_atomically(model_path, skops.io.dumps(result.pipeline))
+    metadata = ModelMetadata(
+        name=MODEL_NAME,
+        version=MODEL_VERSION,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        features=list(FEATURE_NAMES),
+        classes=list(CLASS_NAMES),
+        domain=result.domain,
+        metrics=result.metrics,
+        libraries=_library_versions(),
+        sha256=sha256_of(model_path),
+        n_train=result.n_train,
+        n_test=result.n_test,
+        feature_types=result.feature_types or dict.fromkeys(FEATURE_NAMES, "float64"),
+    )
+    _write_atomically(directory / METADATA_FILE, metadata.to_json().encode())
+    return metadata
+
+
+def verify_artifact(directory: Path) -> ModelMetadata:
+    """Check the files against each other and against this environment; raise ArtifactError if not."""
+    metadata = ModelMetadata.from_file(directory / METADATA_FILE)
+    model_path = directory / metadata.model_file
+    if not model_path.exists():
+        raise ArtifactError(f"model file {metadata.model_file} is missing")
+    actual = sha256_of(model_path)
+    if actual != metadata.sha256:
+        raise ArtifactError(
+            f"model file {metadata.model_file} has sha256 {actual[:12]}…, but the metadata "
+            f"records {metadata.sha256[:12]}…: the file was changed after training"
+        )
+    for library, installed in CHECKED_LIBRARIES.items():
+        recorded = metadata.libraries.get(library)
+        if recorded != installed:
+            raise ArtifactError(
+                f"model was trained with {library} {recorded}, but {installed} is installed: "
+                f"retrain it (make model) or install {library}=={recorded}"
+            )
+    return metadata
+
+
+def load_model(directory: Path | str | None = None) -> LoadedModel:
+    """Load a model that passes every check, never through pickle."""
+    directory = Path(directory) if directory else default_model_dir()
+    metadata = verify_artifact(directory)
+    model_path = directory / metadata.model_file
+    untrusted = set(skops.io.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise ArtifactError(f"model file contains types that are not trusted: {sorted(untrusted)}")
+    pipeline = skops.io.load(model_path, trusted=TRUSTED_TYPES)
+    return LoadedModel(pipeline=pipeline, metadata=metadata)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(directory: Path):
+    """Only one process trains at a time; the others wait, then load what it wrote."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def ensure_model(directory: Path | str | None = None, retrain: bool = False) -> LoadedModel:
+    """Load the model, training and saving it first when it is missing (a fresh clone needs no step).
+
+    A model that exists but fails its checks is not silently replaced: that raises ArtifactError.
+    """
+    directory = Path(directory) if directory else default_model_dir()
+    # Loading under the lock too: another process retraining cannot swap the files mid-load.
+    with _exclusive_lock(directory):
+        if retrain or not (directory / METADATA_FILE).exists():
+            save_model(train_model(), directory)
+        return load_model(directory)

@@ -1,0 +1,237 @@
+"""The notebook toolbox: run a server in the background on a free 127.0.0.1 port, wait until it
+answers, and always stop it; show a source file, or the diff between two files, highlighted.
+
+Chapter 1 explains it. Everything here is used the same way from notebooks, tests and benchmarks:
+
+    with serve_app(app) as server:          # a WSGI app in a background thread
+        requests.get(server.url + "/")
+    with run_command(["gunicorn", "--bind", "127.0.0.1:{port}", "examples.serving.wsgi:app"],
+                     ready_url="/healthz") as server:   # a command in a child process
+        requests.get(server.url + "/healthz")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+LOOPBACK = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerError(RuntimeError):
+    """A server did not start, or did not answer in time."""
+
+
+@dataclass
+class RunningServer:
+    """What a started server gives back: where it listens and, for a command, its process."""
+
+    host: str
+    port: int
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process else os.getpid()
+
+    def log(self) -> str:
+        """Everything the command has written to stdout and stderr so far."""
+        if self.log_path is None:
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """Ask the operating system for a port nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_ready(
+    url: str,
+    timeout: float = 30.0,
+    alive: Callable[[], bool] = lambda: True,
+) -> requests.Response:
+    """Poll `url` until it answers (any status below 500); a refused or slow connection means 'not yet'."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not alive():
+            raise ServerError(f"the server exited before {url} answered")
+        try:
+            response = requests.get(url, timeout=1.0)
+            if response.status_code < 500:
+                return response
+            last_error = ServerError(f"{url} answered {response.status_code}")
+        except (requests.ConnectionError, requests.Timeout) as error:
+            last_error = error
+        time.sleep(0.05)
+    raise ServerError(f"{url} did not answer within {timeout} s: {last_error}")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's request handler without the per-request access log line on stderr."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_app(app, *, host: str = LOOPBACK, port: int = 0, ready_path: str | None = None,
+              threaded: bool = True) -> Iterator[RunningServer]:
+    """Serve a WSGI app from a background thread; the server stops when the block ends."""
+    server = make_server(host, port, app, threaded=threaded, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="toolbox-server", daemon=True)
+    thread.start()
+    running = RunningServer(host=host, port=server.server_port)
+    try:
+        if ready_path is not None:
+            wait_until_ready(running.url + ready_path)
+        yield running
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _family(pid: int) -> list[psutil.Process]:
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _stop_process_tree(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process, give it `grace` seconds to stop cleanly, then SIGKILL what is left."""
+    family = _family(process.pid)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    survivors = {member.pid: member for member in family + _family(process.pid)}
+    for member in survivors.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(list(survivors.values()), timeout=grace)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def run_command(
+    args: Sequence[str],
+    *,
+    ready_path: str = "/",
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    port: int | None = None,
+    timeout: float = 60.0,
+    grace: float = 10.0,
+) -> Iterator[RunningServer]:
+    """Run a server command in a child process on a free port and stop it, and its children, after.
+
+    Write `{port}` in `args` (or in the values of `env`) where the command takes its port.
+    """
+    port = port or free_port()
+    args = [str(arg).format(port=port) for arg in args]
+    full_env = {**os.environ, **{k: str(v).format(port=port) for k, v in (env or {}).items()}}
+    log_dir = Path(tempfile.mkdtemp(prefix="toolbox-"))
+    log_path = log_dir / "server.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - arguments come from the caller, never a shell
+            args, env=full_env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    running = RunningServer(host=LOOPBACK, port=port, process=process, log_path=log_path)
+    try:
+        try:
+            wait_until_ready(running.url + ready_path, timeout, alive=lambda: process.poll() is None)
+        except ServerError as error:
+            raise ServerError(f"{error}\n--- server log ---\n{running.log()[-3000:]}") from None
+        yield running
+    finally:
+        _stop_process_tree(process, grace)
+
+
+def _highlight(code: str, lexer_name: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+
+    formatter = HtmlFormatter(noclasses=True, style="default")
+    return highlight(code, get_lexer_by_name(lexer_name), formatter)
+
+
+class Code:
+    """Source text that a notebook shows highlighted (HTML) and as plain text (what nbval compares)."""
+
+    def __init__(self, text: str, language: str = "python"):
+        self.text = text
+        self.language = language
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return _highlight(self.text, self.language)
+
+
+def _resolve(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _language_of(path: Path) -> str:
+    return {".py": "python", ".ini": "ini", ".cfg": "ini", ".toml": "toml", ".yml": "yaml",
+            ".yaml": "yaml", ".conf": "nginx", ".json": "json", ".sh": "bash"}.get(
+        path.suffix, "docker" if path.name == "Dockerfile" else "text")
+
+
+def show_source(path: str | Path, start: str | None = None, end: str | None = None) -> Code:
+    """Show a file of the repository (a path relative to its root), or the lines from the first
+    line containing `start` up to and including the first later line containing `end`."""
+    file = _resolve(path)
+    lines = file.read_text().splitlines()
+    if start is not None:
+        first = next(i for i, line in enumerate(lines) if start in line)
+        last = len(lines) - 1
+        if end is not None:
+            last = next(i for i in range(first, len(lines)) if end in lines[i])
+        lines = lines[first : last + 1]
+    return Code("\n".join(lines), _language_of(file))
+
+
+def show_diff(old: str | Path, new: str | Path, context: int = 2) -> Code:
+    """Show what changed from one file to the next, as a unified diff."""
+    old_file, new_file = _resolve(old), _resolve(new)
+    diff = difflib.unified_diff(
+        old_file.read_text().splitlines(),
+        new_file.read_text().splitlines(),
+        fromfile=str(old_file.relative_to(REPO_ROOT)),
+        tofile=str(new_file.relative_to(REPO_ROOT)),
+        n=context,
+        lineterm="",
+    )
+    return Code("\n".join(diff), "diff")
