@@ -40,7 +40,7 @@ pytest: venv ## the test suite for examples/, the book's structure and the servi
 	$(BIN)/pytest -n 2 -m "not browser" --cov --cov-report=term-missing:skip-covered tests
 
 nbval: venv ## run every notebook and compare it with its committed outputs
-	$(PYTEST_NB) notebooks
+	$(PYTEST_NB) -p tools.nbval_report notebooks
 
 browser: venv ## open every page of the built site in chromium (needs make book first)
 	$(BIN)/pytest -m browser tests
@@ -51,7 +51,8 @@ model: venv ## train the wine classifier and write its artifact to models/
 	$(BIN)/python -m examples.model
 
 serve: venv ## run the reference service on 127.0.0.1:8000
-	$(BIN)/flask --app examples.serving.wsgi run --host 127.0.0.1 --port 8000
+	@$(BIN)/python -m examples.serving.auth dev-env --env .env --key-file var/dev-api-key
+	$(BIN)/dotenv -f .env run --no-override $(BIN)/gunicorn -c examples/serving/gunicorn.conf.py examples.serving.wsgi:app
 
 preview: ## serve the built site on http://127.0.0.1:8001
 	$(BIN)/python -m http.server 8001 --bind 127.0.0.1 --directory _build/html
@@ -65,3 +66,14 @@ system-deps: ## install Debian's chromium, nginx and wrk (as root)
 clean: ## remove the build, caches and trained models (keeps .venv)
 	rm -rf _build models .pytest_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+.PHONY: bench bench-quick
+bench: venv ## measure every contender with wrk (under 10 min); writes benchmarks/results/
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: venv ## the short benchmark run CI uses (about 2 min on a quiet machine)
+	$(BIN)/python -m benchmarks.run --quick --output-dir $${BENCH_OUTPUT:-/tmp/bench-quick}
+
+.PHONY: reliability
+reliability: venv ## the reliability and security suite at its long scale (fuzzing, load, faults)
+	RELIABILITY_SCALE=long $(BIN)/pytest -p no:cacheprovider -q -rxX tests/reliability

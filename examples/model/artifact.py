@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,15 +34,19 @@ from examples.model.training import (
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
-# The only types this artifact may contain. skops refuses any other type it finds in a file, so a
-# file that was swapped for one containing other code cannot load.
+# The only types our artifact may name, besides plain data (containers, strings, numbers, arrays).
+# skops on its own refuses types outside its default trusted list, but that list admits every
+# scikit-learn estimator, whatever `trusted` says; load_model also refuses anything not listed here.
 TRUSTED_TYPES = [
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.linear_model._logistic.LogisticRegression",
     "numpy.dtype",
     "numpy.ndarray",
+    "builtins.str",
 ]
+# skops nodes that hold plain data rather than naming a class or a function to build.
+PLAIN_DATA_NODES = {"DictNode", "ListNode", "TupleNode", "JsonNode", "NdArrayNode"}
 # The library versions whose exact match we require: a model trained under one version of
 # scikit-learn is not guaranteed to predict the same under another.
 CHECKED_LIBRARIES = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
@@ -119,6 +124,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file, then rename: a reader never sees half a file."""
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as temporary:
         temporary.write(data)
+    # A temporary file is private to its owner (mode 0600); a model is read by the service,
+    # which may run as another user (a container's non-root user, say).
+    os.chmod(temporary.name, 0o644)
     os.replace(temporary.name, path)
 
 
@@ -156,7 +164,7 @@ def verify_artifact(directory: Path) -> ModelMetadata:
     if actual != metadata.sha256:
         raise ArtifactError(
             f"model file {metadata.model_file} has sha256 {actual[:12]}…, but the metadata "
-            f"records {metadata.sha256[:12]}…: the file was changed after training"
+            f"records sha256 {metadata.sha256[:12]}…: the file was changed after training"
         )
     for library, installed in CHECKED_LIBRARIES.items():
         recorded = metadata.libraries.get(library)
@@ -168,12 +176,32 @@ def verify_artifact(directory: Path) -> ModelMetadata:
     return metadata
 
 
+def types_named_in(model_path: Path) -> set[str]:
+    """Every 'module.name' that a skops file asks to build, plain data aside; read, never loaded."""
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"model file {model_path.name} is not a skops file: {error}") from None
+    named, pending = set(), [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if "__class__" in node and node.get("__loader__") not in PLAIN_DATA_NODES:
+                named.add(f"{node.get('__module__')}.{node['__class__']}")
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return named
+
+
 def load_model(directory: Path | str | None = None) -> LoadedModel:
     """Load a model that passes every check, never through pickle."""
     directory = Path(directory) if directory else default_model_dir()
     metadata = verify_artifact(directory)
     model_path = directory / metadata.model_file
-    untrusted = set(skops.io.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES)
+    named = types_named_in(model_path) | set(skops.io.get_untrusted_types(file=model_path))
+    untrusted = named - set(TRUSTED_TYPES)
     if untrusted:
         raise ArtifactError(f"model file contains types that are not trusted: {sorted(untrusted)}")
     pipeline = skops.io.load(model_path, trusted=TRUSTED_TYPES)
@@ -198,6 +226,10 @@ def ensure_model(directory: Path | str | None = None, retrain: bool = False) -> 
     A model that exists but fails its checks is not silently replaced: that raises ArtifactError.
     """
     directory = Path(directory) if directory else default_model_dir()
+    if not retrain and (directory / METADATA_FILE).exists() and not os.access(directory, os.W_OK):
+        # A read-only folder (a container image, say): no lock file can be made, and none is
+        # needed, as nothing can train into it or swap its files.
+        return load_model(directory)
     # Loading under the lock too: another process retraining cannot swap the files mid-load.
     with _exclusive_lock(directory):
         if retrain or not (directory / METADATA_FILE).exists():

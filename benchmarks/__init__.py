@@ -1,0 +1,1 @@
+"""Bounded, repeatable performance measurements: `python -m benchmarks.run [--quick]`."""

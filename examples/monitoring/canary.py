@@ -1,0 +1,123 @@
+"""Is model B (the canary, receiving a small share of the traffic) better or worse than model A?
+Two tools: a test and confidence interval for the difference between two proportions (a success
+rate, such as the share of correct predictions once the true labels are known), and a bootstrap
+interval for the difference in any other metric (such as the 95th percentile of latency).
+
+What they can conclude: an interval that excludes 0 says the two versions differ in that metric,
+for traffic like the traffic observed. What they cannot: an interval that includes 0 does not say
+the versions are equal (only that the data cannot tell them apart; read the interval's width);
+and if requests were not assigned to A or B at random (say, the canary only got one region's
+traffic), a difference may come from the traffic, not from the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B against A: each one's value, the difference B - A, and its confidence interval."""
+
+    value_a: float
+    value_b: float
+    difference: float
+    low: float
+    high: float
+    confidence: float
+    p_value: float | None = None
+
+    @property
+    def conclusion(self) -> str:
+        """One honest sentence about what the interval allows one to say."""
+        interval = f"[{self.low:+.4g}, {self.high:+.4g}]"
+        if self.low > 0:
+            return f"B is higher than A: the difference B - A lies in {interval}"
+        if self.high < 0:
+            return f"B is lower than A: the difference B - A lies in {interval}"
+        return (
+            f"no difference detected: the data are consistent with any difference B - A in "
+            f"{interval}, so this does not show that A and B are equal"
+        )
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a proportion: unlike p +/- z*sqrt(p(1-p)/n), it stays inside
+    [0, 1] and keeps close to its nominal coverage for small n or p near 0 or 1."""
+    if trials <= 0:
+        raise ValueError("trials must be positive")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    p = successes / trials
+    centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
+    half = z / (1 + z**2 / trials) * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2))
+    return float(centre - half), float(centre + half)
+
+
+def compare_proportions(
+    successes_a: int, trials_a: int, successes_b: int, trials_b: int, confidence: float = 0.95
+) -> Comparison:
+    """Difference of two success rates, B - A.
+
+    The p-value is the two-sided pooled z-test of "the rates are equal". The interval is
+    Newcombe's hybrid score interval (built from each rate's Wilson interval), which behaves
+    better than the textbook p_b - p_a +/- z*se when counts are small.
+    """
+    rate_a, rate_b = successes_a / trials_a, successes_b / trials_b
+    difference = rate_b - rate_a
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    se_null = np.sqrt(pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b))
+    p_value = 1.0 if se_null == 0 else float(2 * stats.norm.sf(abs(difference) / se_null))
+    low_a, high_a = wilson_interval(successes_a, trials_a, confidence)
+    low_b, high_b = wilson_interval(successes_b, trials_b, confidence)
+    low = difference - np.sqrt((rate_b - low_b) ** 2 + (high_a - rate_a) ** 2)
+    high = difference + np.sqrt((high_b - rate_b) ** 2 + (rate_a - low_a) ** 2)
+    return Comparison(rate_a, rate_b, difference, float(low), float(high), confidence, p_value)
+
+
+def trials_per_group(rate_a: float, rate_b: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """How many requests each version needs so that a two-sided test at level `alpha` detects the
+    difference between these two rates with probability `power` (normal approximation)."""
+    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    mean = (rate_a + rate_b) / 2
+    spread = z_alpha * np.sqrt(2 * mean * (1 - mean)) + z_power * np.sqrt(
+        rate_a * (1 - rate_a) + rate_b * (1 - rate_b)
+    )
+    return int(np.ceil(spread**2 / (rate_a - rate_b) ** 2))
+
+
+def bootstrap_difference(
+    sample_a: Sequence[float],
+    sample_b: Sequence[float],
+    statistic: Callable[..., np.ndarray] = np.mean,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Percentile bootstrap interval for statistic(B) - statistic(A), the two samples resampled
+    independently. `statistic` takes an array and an `axis` keyword (np.mean, np.median, or
+    functools.partial(np.quantile, q=0.95)). The bootstrap assumes the observations within each
+    sample are independent; requests from one client in one minute may not be."""
+    a, b = np.asarray(sample_a, dtype=float), np.asarray(sample_b, dtype=float)
+
+    def difference(x, y, axis):
+        return statistic(y, axis=axis) - statistic(x, axis=axis)
+
+    result = stats.bootstrap(
+        (a, b),
+        difference,
+        vectorized=True,
+        paired=False,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    value_a, value_b = float(statistic(a, axis=0)), float(statistic(b, axis=0))
+    interval = result.confidence_interval
+    return Comparison(
+        value_a, value_b, value_b - value_a, float(interval.low), float(interval.high), confidence
+    )

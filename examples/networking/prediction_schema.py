@@ -1,0 +1,57 @@
+"""A JSON Schema for a prediction request, built from the model's metadata (chapter 4).
+
+The body of a request for one prediction looks like {"features": {"alcohol": 13.2, ...}}, with every
+feature the model was trained on, each a number inside the range recorded when it was trained.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+
+from examples.model import ModelMetadata
+
+
+def prediction_request_schema(metadata: ModelMetadata) -> dict:
+    """Every feature required, each a number within its allowed range, and nothing else."""
+    feature_properties = {
+        name: {
+            "type": "number",
+            "minimum": metadata.domain[name]["allowed_min"],
+            "maximum": metadata.domain[name]["allowed_max"],
+        }
+        for name in metadata.features
+    }
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Prediction request",
+        "type": "object",
+        "properties": {
+            "features": {
+                "type": "object",
+                "properties": feature_properties,
+                "required": list(metadata.features),
+                "additionalProperties": False,
+            }
+        },
+        "required": ["features"],
+        "additionalProperties": False,
+    }
+    return schema
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 allows only finite numbers)")
+
+
+def strict_json_loads(text: str | bytes):
+    """Parse JSON as the standard defines it: Python's json.loads also accepts NaN and Infinity."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def schema_errors(schema: dict, instance) -> list[str]:
+    """Every way `instance` breaks `schema`, one line each, as 'where: what', in a stable order."""
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.path))
+    return [f"{error.json_path}: {error.message}" for error in errors]

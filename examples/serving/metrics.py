@@ -1,0 +1,135 @@
+"""Prometheus metrics: counts and latencies a monitoring system reads from `GET /metrics`.
+
+Under gunicorn each worker is its own process with its own memory, so a counter kept in memory
+would count only the requests of the worker that answers the scrape. prometheus-client's
+multiprocess mode keeps every worker's numbers in small files under $PROMETHEUS_MULTIPROC_DIR and
+adds them up when /metrics is read. Without that variable (one process: tests, `flask run`), the
+ordinary in-memory registry is used. The variable must be set before prometheus_client is first
+imported: gunicorn.conf.py does it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter as Tally
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Upper edges of the latency histogram, in seconds: fine steps where our requests fall (a few
+# milliseconds), coarse ones for the tail. Each bucket is one more number to update per request.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ServiceMetrics:
+    """The service's metrics, created once per process in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "serving_http_requests_total",
+            "HTTP requests answered, by route, method and status code.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "serving_http_request_duration_seconds",
+            "Time from the request reaching Flask to the response leaving it.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "serving_predictions_total",
+            "Predictions returned, by model version and predicted class.",
+            ["model_version", "predicted_class"],
+            registry=self.registry,
+        )
+        # "max" across processes: every worker reports 1 for the version it serves.
+        self.model_info = Gauge(
+            "serving_model_info",
+            "The model being served (value 1, details in the labels).",
+            ["name", "version"],
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text a Prometheus server scrapes: summed over all workers when there are several."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+_metrics: ServiceMetrics | None = None
+
+
+def service_metrics() -> ServiceMetrics:
+    """The process's metrics (a metric name may be registered only once per registry)."""
+    global _metrics
+    if _metrics is None:
+        _metrics = ServiceMetrics()
+    return _metrics
+
+
+def set_model_info(name: str, version: str) -> None:
+    """Publish which model this process serves."""
+    service_metrics().model_info.labels(name, version).set(1)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.get("metrics_started")
+    # The route pattern keeps the number of label values small; a raw path would not.
+    route = request.url_rule.rule if request.url_rule else "(unmatched)"
+    metrics = service_metrics()
+    metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+    if started is not None:
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+    results = g.get("predictions")  # what the prediction routes returned, when they succeeded
+    if results and response.status_code == 200:
+        # One increment per (version, class) with the count, not one per row: a batch of 1,000
+        # rows costs three updates of the shared counter files instead of 1,000.
+        counts = Tally((result.model_version, result.prediction) for result in results)
+        for (version, label), count in counts.items():
+            metrics.predictions.labels(version, label).inc(count)
+    return response
+
+
+def metrics_endpoint() -> Response:
+    return Response(service_metrics().render(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask, model_name: str | None = None, model_version: str | None = None) -> None:
+    """Time and count every request, and serve the numbers at GET /metrics."""
+    if model_name and model_version:
+        set_model_info(model_name, model_version)
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.add_url_rule("/metrics", "metrics", metrics_endpoint, methods=["GET"])
+    if "serving.openapi" in app.extensions:
+        app.extensions["serving.openapi"]["paths"]["/metrics"] = {
+            "get": {
+                "summary": "Counters and latency histograms in Prometheus' text format",
+                "responses": {
+                    "200": {
+                        "description": "Success",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        }

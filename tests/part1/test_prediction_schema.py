@@ -1,0 +1,68 @@
+"""Tests for the chapter 4 prediction request schema and strict JSON parsing."""
+
+import math
+
+import pytest
+
+from examples.model import FEATURE_NAMES, train_model
+from examples.model.artifact import ModelMetadata
+from examples.networking.prediction_schema import (
+    prediction_request_schema,
+    schema_errors,
+    strict_json_loads,
+)
+
+
+@pytest.fixture(scope="module")
+def schema():
+    result = train_model()
+    metadata = ModelMetadata(
+        name="wine",
+        version="test",
+        created_at="",
+        features=list(FEATURE_NAMES),
+        classes=[],
+        domain=result.domain,
+        metrics={},
+        libraries={},
+        sha256="",
+    )
+    return prediction_request_schema(metadata), result.domain
+
+
+def good_body(domain):
+    return {"features": {name: domain[name]["observed_min"] for name in FEATURE_NAMES}}
+
+
+def test_a_body_inside_the_domain_is_valid(schema):
+    schema, domain = schema
+    assert schema_errors(schema, good_body(domain)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda f: f.pop("proline"), "'proline' is a required property"),
+        (lambda f: f.update(alcohol="13.2"), "'13.2' is not of type 'number'"),
+        (lambda f: f.update(alcohol=True), "True is not of type 'number'"),
+        (lambda f: f.update(alcohol=99.0), "99.0 is greater than the maximum"),
+        (lambda f: f.update(colour=1.0), "'colour' was unexpected"),
+    ],
+)
+def test_bad_bodies_are_refused_with_a_readable_message(schema, change, expected):
+    schema, domain = schema
+    body = good_body(domain)
+    change(body["features"])
+    errors = schema_errors(schema, body)
+    assert len(errors) == 1
+    assert expected in errors[0]
+
+
+def test_nan_slips_through_the_schema_but_not_the_strict_parser(schema):
+    schema, domain = schema
+    body = good_body(domain)
+    body["features"]["alcohol"] = math.nan
+    assert schema_errors(schema, body) == []
+    with pytest.raises(ValueError, match="NaN is not a JSON number"):
+        strict_json_loads('{"alcohol": NaN}')
+    assert strict_json_loads('{"alcohol": 13.2}') == {"alcohol": 13.2}

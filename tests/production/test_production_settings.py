@@ -1,0 +1,58 @@
+"""The production settings come from SERVING_* variables, and secrets stay out of repr()."""
+
+from pathlib import Path
+
+import pytest
+
+from examples.serving import Settings, create_app
+from examples.serving.auth import ConfigurationError
+
+
+def test_the_production_settings_are_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "SERVING_AUTH_ENABLED": "false",
+            "SERVING_RATE_LIMIT_ENABLED": "off",
+            "SERVING_RATE_LIMIT_PER_MINUTE": "10",
+            "SERVING_RATE_LIMIT_BURST": "3",
+            "SERVING_RATE_LIMIT_DATABASE": "/srv/limits.sqlite3",
+            "SERVING_DATABASE_MIGRATE": "no",
+            "SERVING_DATABASE_BUSY_TIMEOUT_MS": "250",
+            "SERVING_TOKEN_LIFETIME_SECONDS": "60",
+            "SERVING_JWT_SECRET": "a-secret-that-must-not-be-printed-anywhere",
+        }
+    )
+    assert settings.auth_enabled is False and settings.rate_limit_enabled is False
+    assert (settings.rate_limit_per_minute, settings.rate_limit_burst) == (10, 3)
+    assert settings.rate_limit_database == Path("/srv/limits.sqlite3")
+    assert settings.database_migrate is False and settings.database_busy_timeout_ms == 250
+    assert settings.token_lifetime_seconds == 60
+    assert "a-secret" not in repr(settings)
+
+
+def test_a_malformed_key_setting_stops_the_start(tmp_path, model_dir):
+    settings = Settings.isolated(tmp_path, model_dir, auth_enabled=True, api_key_hashes="x:12")
+    with pytest.raises(ConfigurationError):
+        create_app(settings)
+
+
+def test_the_full_app_stores_and_protects(tmp_path, model_dir):
+    from examples.serving.auth import sha256_hex
+    from examples.serving.storage import count_rows
+
+    settings = Settings.isolated(
+        tmp_path, model_dir, auth_enabled=True, api_key_hashes=f"t:{sha256_hex('k' * 40)}"
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    features = {
+        name: (limits["allowed_min"] + limits["allowed_max"]) / 2
+        for name, limits in app.extensions["serving"].predictor.metadata.domain.items()
+    }
+    assert client.post("/v1/predict", json={"features": features}).status_code == 401
+    response = client.post(
+        "/v1/predict", json={"features": features}, headers={"X-API-Key": "k" * 40}
+    )
+    assert response.status_code == 200
+    assert count_rows(app.extensions["prediction_store"]) == 1
+    assert client.get("/openapi.json").get_json()["paths"]["/v1/token"]

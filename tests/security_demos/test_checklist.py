@@ -1,0 +1,28 @@
+"""Checklist rows of chapter 21 that no other test covers: debug mode stays off."""
+
+from __future__ import annotations
+
+from examples.model import default_model_dir
+from examples.serving import Settings, create_app
+
+
+def test_debug_is_off(tmp_path):
+    app = create_app(Settings.isolated(tmp_path, model_dir=default_model_dir()))
+    assert app.debug is False
+
+
+def test_a_crash_shows_no_internals_even_with_flask_debug_set(tmp_path, monkeypatch):
+    # FLASK_DEBUG=1 in the environment turns Flask's debug flag on; the catch-all error handler
+    # must still answer with the generic body, not a traceback.
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    app = create_app(Settings.isolated(tmp_path, model_dir=default_model_dir()))
+
+    def crash():
+        raise RuntimeError("secret detail in /srv/app.py")
+
+    app.add_url_rule("/crash", "crash", crash)
+    response = app.test_client().get("/crash")
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal_error"
+    for leak in ("Traceback", "RuntimeError", "secret", "/srv"):
+        assert leak not in response.get_data(as_text=True)
