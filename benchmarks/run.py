@@ -488,8 +488,15 @@ def measure_contenders(plan: Plan, scratch: Path, everyone: list[Contender], wor
                     ):
                         for concurrency in levels if path else ():
                             script = scripts[contender.name, kind]
-                            cells.append(measure_cell(server, contender, kind, script,
-                                                      concurrency, round_number, plan))  # fmt: skip
+                            cell = measure_cell(server, contender, kind, script,
+                                                concurrency, round_number, plan)  # fmt: skip
+                            if cell["cpu_us_per_request"] is None:
+                                # No request finished within the cell (a very slow batch on a
+                                # busy machine): there is nothing to measure, so no row.
+                                log(f"  {contender.name}, {kind}, concurrency {concurrency}: "
+                                    "no request finished; cell left out", began)  # fmt: skip
+                                continue
+                            cells.append(cell)
                 except (RuntimeError, subprocess.SubprocessError) as error:
                     contender.skipped = f"failed in round {round_number}: {str(error)[:500]}"
                     log(f"  skipped: {contender.skipped}", began)

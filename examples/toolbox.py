@@ -6,7 +6,7 @@ Chapter 1 explains it. Everything here is used the same way from notebooks, test
     with serve_app(app) as server:          # a WSGI app in a background thread
         requests.get(server.url + "/")
     with run_command(["gunicorn", "--bind", "127.0.0.1:{port}", "examples.serving.wsgi:app"],
-                     ready_url="/healthz") as server:   # a command in a child process
+                     ready_path="/healthz") as server:   # a command in a child process
         requests.get(server.url + "/healthz")
 """
 
@@ -99,8 +99,14 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_app(app, *, host: str = LOOPBACK, port: int = 0, ready_path: str | None = None,
-              threaded: bool = True) -> Iterator[RunningServer]:
+def serve_app(
+    app,
+    *,
+    host: str = LOOPBACK,
+    port: int = 0,
+    ready_path: str | None = None,
+    threaded: bool = True,
+) -> Iterator[RunningServer]:
     """Serve a WSGI app from a background thread; the server stops when the block ends."""
     server = make_server(host, port, app, threaded=threaded, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="toolbox-server", daemon=True)
@@ -167,7 +173,9 @@ def run_command(
     running = RunningServer(host=LOOPBACK, port=port, process=process, log_path=log_path)
     try:
         try:
-            wait_until_ready(running.url + ready_path, timeout, alive=lambda: process.poll() is None)
+            wait_until_ready(
+                running.url + ready_path, timeout, alive=lambda: process.poll() is None
+            )
         except ServerError as error:
             raise ServerError(f"{error}\n--- server log ---\n{running.log()[-3000:]}") from None
         yield running
@@ -204,9 +212,17 @@ def _resolve(path: str | Path) -> Path:
 
 
 def _language_of(path: Path) -> str:
-    return {".py": "python", ".ini": "ini", ".cfg": "ini", ".toml": "toml", ".yml": "yaml",
-            ".yaml": "yaml", ".conf": "nginx", ".json": "json", ".sh": "bash"}.get(
-        path.suffix, "docker" if path.name == "Dockerfile" else "text")
+    return {
+        ".py": "python",
+        ".ini": "ini",
+        ".cfg": "ini",
+        ".toml": "toml",
+        ".yml": "yaml",
+        ".yaml": "yaml",
+        ".conf": "nginx",
+        ".json": "json",
+        ".sh": "bash",
+    }.get(path.suffix, "docker" if path.name == "Dockerfile" else "text")
 
 
 def show_source(path: str | Path, start: str | None = None, end: str | None = None) -> Code:

@@ -24,14 +24,31 @@ def main() -> None:
     alone = logistic(hours, midpoint=70, steepness=9)
     guided = logistic(hours, midpoint=38, steepness=13)
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
-    ax.plot(hours, alone, color="#b2182b", linestyle="--", linewidth=2.5,
-            label="alone: tutorials, errors, searching")
-    ax.plot(hours, guided, color="#2166ac", linestyle="-", linewidth=2.5,
-            label="with this book: one service, step by step")
+    ax.plot(
+        hours,
+        alone,
+        color="#b2182b",
+        linestyle="--",
+        linewidth=2.5,
+        label="alone: tutorials, errors, searching",
+    )
+    ax.plot(
+        hours,
+        guided,
+        color="#2166ac",
+        linestyle="-",
+        linewidth=2.5,
+        label="with this book: one service, step by step",
+    )
     ax.axvspan(52, 88, color="0.92", zorder=0)
     ax.text(54, 0.04, "alone, everything\narrives at once", fontsize=9, color="0.25")
-    ax.annotate("ports, HTTP, JSON,\nworkers, databases,\ncontainers", xy=(70, 0.5), xytext=(88, 0.38),
-                arrowprops={"arrowstyle": "->", "color": "0.3"}, fontsize=9)
+    ax.annotate(
+        "ports, HTTP, JSON,\nworkers, databases,\ncontainers",
+        xy=(70, 0.5),
+        xytext=(88, 0.38),
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize=9,
+    )
     ax.set_title("An illustration, not a measurement", fontsize=10, color="0.3", loc="left")
     ax.set_xlabel("hours of practice (illustrative)")
     ax.set_ylabel("can run a model in production (share of the skill)")

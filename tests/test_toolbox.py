@@ -71,7 +71,10 @@ def test_run_command_starts_and_stops_a_process():
 
 
 def test_run_command_stops_children_too_even_when_the_body_raises():
-    with pytest.raises(ValueError, match="failed on purpose"), run_command(SPAWNING_SERVER) as server:
+    with (
+        pytest.raises(ValueError, match="failed on purpose"),
+        run_command(SPAWNING_SERVER) as server,
+    ):
         children = psutil.Process(server.pid).children(recursive=True)
         assert len(children) == 1
         raise ValueError("failed on purpose")
@@ -81,8 +84,11 @@ def test_run_command_stops_children_too_even_when_the_body_raises():
 
 
 def test_run_command_reports_a_server_that_dies_at_start():
-    with pytest.raises(ServerError, match="exited before"), run_command(
-        [sys.executable, "-c", "import sys; print('cannot start'); sys.exit(3)"], timeout=10
+    with (
+        pytest.raises(ServerError, match="exited before"),
+        run_command(
+            [sys.executable, "-c", "import sys; print('cannot start'); sys.exit(3)"], timeout=10
+        ),
     ):
         pass  # pragma: no cover - never reached
 

@@ -24,7 +24,9 @@ def _copy(app, exception) -> None:
     if exception is None and app.builder.format == "html":
         target = Path(app.outdir) / "_static" / "mathjax"
         if not target.exists():
-            shutil.copytree(_mathjax_source(), target, ignore=shutil.ignore_patterns("*.md", "LICENSE"))
+            shutil.copytree(
+                _mathjax_source(), target, ignore=shutil.ignore_patterns("*.md", "LICENSE")
+            )
 
 
 def setup(app):

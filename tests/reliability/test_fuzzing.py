@@ -20,7 +20,7 @@ from examples.serving import Settings, auth, create_app
 from tests.reliability.conftest import JWT_SECRET, KEY, PASSWORD, leaks_in, record_figure, scaled
 
 EXAMPLES_FROM_SCHEMA = scaled(520, 2000)
-EXAMPLES_PER_BODY_KIND = scaled(300, 2000)
+EXAMPLES_PER_BODY_KIND = scaled(200, 2000)
 MAX_BODY_BYTES = 64 * 1024  # small, so that oversized bodies are cheap to make
 ERROR_CODES = {
     400: "invalid_json",

@@ -29,7 +29,7 @@ from tests.reliability.conftest import (
     stored_request_ids,
 )
 
-ATTEMPTS = scaled(40, 400)
+ATTEMPTS = scaled(25, 400)
 
 
 def token_for(server, username: str) -> str:
