@@ -37,7 +37,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 pytest: venv ## the test suite for examples/, the book's structure and the service
-	$(BIN)/pytest -n 2 -m "not browser" --cov --cov-report=term-missing:skip-covered tests
+	$(BIN)/pytest -n 2 -m "not browser" --cov --cov-report=term-missing:skip-covered --cov-fail-under=95 tests
 
 nbval: venv ## run every notebook and compare it with its committed outputs
 	$(PYTEST_NB) -p tools.nbval_report notebooks

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 from flask import Flask, Request, jsonify, request
@@ -67,12 +68,32 @@ class ApiError(Exception):
 class JsonRequest(Request):
     """Flask's request, whose JSON failures raise our errors instead of an HTML page."""
 
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            # Python's parser gives up on nesting deeper than about a thousand levels, with an
+            # error that is not a ValueError, so Flask would let it become a 500.
+            raise ApiError(
+                400,
+                "The request body is not valid JSON: it is nested too deeply.",
+                code="invalid_json",
+            ) from None
+
     def on_json_loading_failed(self, e: ValueError | None):
         if e is None:
             raise ApiError(
                 415, "Send the body as JSON with the header Content-Type: application/json."
             )
-        raise ApiError(400, f"The request body is not valid JSON: {e}.", code="invalid_json")
+        if isinstance(e, json.JSONDecodeError):  # says where the text stops being JSON
+            raise ApiError(400, f"The request body is not valid JSON: {e}.", code="invalid_json")
+        # Any other ValueError (a number of thousands of digits, ...) has Python's own wording,
+        # which would tell the client about the server's internals.
+        raise ApiError(
+            400,
+            "The request body is not valid JSON: it holds a value that cannot be read.",
+            code="invalid_json",
+        )
 
 
 def describe(error: dict) -> str:
@@ -85,6 +106,9 @@ def describe(error: dict) -> str:
     if kind == "finite_number":
         return f"must be a finite number, got {json_value(value)}"
     if kind in {"float_type", "float_parsing", "int_type"}:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # A JSON integer too large for a 64-bit float (more than about 1e308).
+            return f"must be a number a 64-bit float can hold, got an integer of {len(str(abs(value)))} digits"
         return f"must be a number, got {json_type(value)}"
     if kind == "greater_than_equal":
         return f"must be at least {context['ge']}, got {value}"

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
+from flask.logging import default_handler
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we accept from a client: short, and only characters that cannot break a log line or a
@@ -106,5 +107,8 @@ def _log_request(response: Response) -> Response:
 def init_app(app: Flask, level: str | None = None) -> None:
     """Give every request an id and write one JSON line when its response leaves."""
     configure_json_logging(level)
+    # Flask gives app.logger its own handler, which prints whole tracebacks (with file paths) to
+    # stderr; our JSON lines say what failed without them.
+    app.logger.removeHandler(default_handler)
     app.before_request(_start_request)
     app.after_request(_log_request)
