@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What examples/serving and examples/model import (chapter 22's last exercise lists them).
 RUNTIME_PACKAGES = [
-    "alembic", "flask", "gunicorn", "numpy", "onnxruntime", "pandas", "prometheus-client",
+    "alembic", "flask", "gunicorn", "numpy", "onnxruntime", "orjson", "pandas", "prometheus-client",
     "pydantic", "PyJWT", "scikit-learn", "skl2onnx", "skops", "SQLAlchemy", "swagger-ui-bundle",
 ]  # fmt: skip
 HEADER = """\

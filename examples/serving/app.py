@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from examples.serving import docs, errors, openapi, routes
+from examples.serving import docs, errors, json_provider, openapi, routes
 from examples.serving.predictor import Predictor, ServiceState
 from examples.serving.settings import Settings
 
@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None, *, predictor: Predictor | None 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # keep the documented order: prediction, probabilities, ...
+    json_provider.init_app(app)  # responses written by orjson, in the documented key order
 
     app.extensions["serving"] = ServiceState.start(settings, predictor, app.logger)
     errors.init_app(app)

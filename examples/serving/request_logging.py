@@ -7,7 +7,6 @@ problem can quote it, and we can find every line (and the stored prediction) it 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -16,6 +15,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 from flask import Flask, Response, g, request
 from flask.logging import default_handler
 
@@ -50,7 +50,9 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = record.exc_info[0].__name__
             if self.tracebacks:
                 line["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        # orjson: about ten times faster than json.dumps here; default=str writes what JSON has no
+        # type for (a path, an exception) as its text.
+        return orjson.dumps(line, default=str).decode()
 
 
 def configure_json_logging(level: str | None = None, stream=None) -> logging.Logger:
@@ -84,23 +86,28 @@ def _start_request() -> None:
     g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
 
 
+_request_logger = logging.getLogger(LOGGER_NAME)
+
+
 def _log_request(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+    request_id = g.get("request_id", "")
+    response.headers[REQUEST_ID_HEADER] = request_id
+    if not _request_logger.isEnabledFor(logging.INFO):
+        return response  # the line would not be written: skip building it
     started = g.get("request_started")
     duration_ms = (time.perf_counter() - started) * 1000 if started else None
-    rule = request.url_rule.rule if request.url_rule else None
     results = g.get("predictions")  # set by the prediction routes
     fields = {
-        "request_id": g.get("request_id"),
+        "request_id": request_id or None,
         "method": request.method,
         # The route pattern, not the raw path: a path can carry anything a client typed.
-        "path": request.path if rule else "(unmatched)",
+        "path": request.path if request.url_rule else "(unmatched)",
         "status": response.status_code,
         "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
         "model_version": results[0].model_version if results else None,
         "client": g.get("client_name"),
     }
-    logging.getLogger(LOGGER_NAME).info("request", extra={"fields": fields})
+    _request_logger.info("request", extra={"fields": fields})
     return response
 
 

@@ -7,6 +7,11 @@ package installed). We use Core, not the ORM: a row is a plain dict, with no per
 The write happens inside the request, before the response: a 200 means the row is committed.
 A queue written later by a background thread would be faster, and would lose its rows when a
 worker is killed.
+
+The write is on every request's path, so it skips what it does not need: SQLAlchemy compiles the
+INSERT once for the engine's database, its own type converters turn values into what the driver
+stores, and the rows go to the driver's `executemany` on a pooled connection. Building and
+compiling the statement per request cost four times the insert itself (benchmarks/ measures it).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from flask import Flask, Response, g
 from sqlalchemy.exc import DBAPIError
@@ -65,10 +71,12 @@ def create_storage_engine(database_url: str, busy_timeout_ms: int = 1000) -> sa.
     """An engine for the URL; for SQLite, each new connection gets WAL mode and a busy timeout."""
     url = sa.make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, json_serializer=to_json_text)
     _prepare_sqlite_file(url)
     # The driver's own timeout is the same busy wait, in seconds.
-    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": busy_timeout_ms / 1000}, json_serializer=to_json_text
+    )
 
     @sa.event.listens_for(engine, "connect")
     def set_sqlite_pragmas(connection, _record) -> None:
@@ -94,14 +102,66 @@ def _forget_parent_connections(engine: sa.Engine | None) -> None:
         engine.dispose(close=False)
 
 
+def to_json_text(value) -> str:
+    """JSON text for a JSON column. orjson writes the same JSON as the json module, compact, about
+    ten times faster: a 1,000-row batch stores 2,000 of these."""
+    return orjson.dumps(value).decode()
+
+
+STORED_COLUMNS = [column.name for column in predictions.columns if column.name != "id"]
+
+
+class PredictionInsert:
+    """The INSERT of `predictions`, compiled once for an engine's database, and SQLAlchemy's own
+    converter for the time column (on SQLite a datetime is stored as text in SQLAlchemy's format,
+    which its queries compare and read back)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        dialect = engine.dialect
+        compiled = predictions.insert().compile(
+            dialect=dialect, column_keys=STORED_COLUMNS, for_executemany=True
+        )
+        self.sql = str(compiled)
+        # SQLite's driver takes each row as a tuple (`?` placeholders), psycopg as a dict.
+        self.positional = compiled.positional
+        created_at = predictions.c.created_at.type.dialect_impl(dialect)
+        self.stamp = created_at.bind_processor(dialect) or (lambda moment: moment)
+
+    def parameters(self, rows: Sequence[StoredPrediction], now: datetime) -> list:
+        """The driver's parameters for `rows`, all stamped with the time `now`. The JSON columns
+        are written as JSON text, which every database takes for a JSON column."""
+        stamp, json_text = self.stamp(now), to_json_text
+        values = [
+            (stamp, row.request_id, row.model_version, row.predicted_class,
+             json_text(row.probabilities), json_text(row.features), row.client_name)
+            for row in rows
+        ]  # fmt: skip
+        if self.positional:
+            return values
+        return [dict(zip(STORED_COLUMNS, row, strict=True)) for row in values]
+
+
+# One compiled INSERT per engine, forgotten with the engine.
+_inserts: weakref.WeakKeyDictionary[sa.Engine, PredictionInsert] = weakref.WeakKeyDictionary()
+
+
 def store_predictions(engine: sa.Engine, rows: Sequence[StoredPrediction]) -> None:
     """Insert the rows in one transaction (all or none), committed when this returns."""
-    now = datetime.now(UTC)
-    values = [{"created_at": now, **row.__dict__} for row in rows]
+    insert = _inserts.get(engine)
+    if insert is None:
+        insert = _inserts[engine] = PredictionInsert(engine)
+    parameters = insert.parameters(rows, datetime.now(UTC))
     try:
-        with engine.begin() as connection:
-            connection.execute(predictions.insert(), values)
-    except DBAPIError as error:
+        connection = engine.raw_connection()  # the driver's own connection, from the pool
+        try:
+            connection.cursor().executemany(insert.sql, parameters)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()  # back to the pool
+    except (DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
         # Locked, read-only, full or unreachable: the caller gets a 503 and may retry.
         raise ApiError(
             503,
@@ -146,14 +206,10 @@ def _recorder(engine: sa.Engine):
         if not results or response.status_code != 200:
             return response
         request_id = g.get("request_id") or uuid.uuid4().hex
+        client_name = g.get("client_name")
         rows = [
             StoredPrediction(
-                request_id,
-                r.model_version,
-                r.prediction,
-                r.probabilities,
-                r.features,
-                g.get("client_name"),
+                request_id, r.model_version, r.prediction, r.probabilities, r.features, client_name
             )
             for r in results
         ]
