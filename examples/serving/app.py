@@ -63,7 +63,10 @@ def add_production_features(app: Flask, settings: Settings) -> None:
     )
     if settings.rate_limit_enabled:
         limiter = rate_limit.RateLimiter(
-            settings.rate_limit_database, settings.rate_limit_per_minute, settings.rate_limit_burst
+            settings.rate_limit_database,
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            busy_timeout_ms=settings.database_busy_timeout_ms,
         )
         rate_limit.init_app(app, limiter)
     storage.init_app(

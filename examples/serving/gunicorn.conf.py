@@ -53,9 +53,10 @@ keepalive = int(os.environ.get("SERVING_KEEPALIVE", "5"))
 # "-": a stream, which JsonLogger below makes stdout; a container platform or systemd collects
 # what a process writes there.
 errorlog = "-"
-# gunicorn's own line per request. The app writes a richer JSON line per request; set
-# SERVING_ACCESS_LOG=off to keep only that one (it saves some CPU per request).
-accesslog = None if os.environ.get("SERVING_ACCESS_LOG", "-") == "off" else "-"
+# gunicorn's own line per request, off unless SERVING_ACCESS_LOG=- asks for it: the app already
+# writes one JSON line per request with more in it (request id, client, model version), and a
+# second line for the same request cost about 100 µs of CPU here (benchmarks/ measured it).
+accesslog = "-" if os.environ.get("SERVING_ACCESS_LOG", "off") == "-" else None
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus request_id=%({x-request-id}o)s'
 loglevel = os.environ.get("SERVING_LOG_LEVEL", "info").lower()
 # gunicorn 25+ opens a control socket at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl),

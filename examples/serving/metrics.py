@@ -95,13 +95,17 @@ def _start_timer() -> None:
 def _observe(response: Response) -> Response:
     started = g.get("metrics_started")
     # The route pattern keeps the number of label values small; a raw path would not.
-    route = request.url_rule.rule if request.url_rule else "(unmatched)"
+    rule = request.url_rule
+    route = rule.rule if rule else "(unmatched)"
     metrics = service_metrics()
     metrics.requests.labels(route, request.method, str(response.status_code)).inc()
     if started is not None:
         metrics.latency.labels(route).observe(time.perf_counter() - started)
     results = g.get("predictions")  # what the prediction routes returned, when they succeeded
     if results and response.status_code == 200:
+        if len(results) == 1:
+            metrics.predictions.labels(results[0].model_version, results[0].prediction).inc()
+            return response
         # One increment per (version, class) with the count, not one per row: a batch of 1,000
         # rows costs three updates of the shared counter files instead of 1,000.
         counts = Tally((result.model_version, result.prediction) for result in results)

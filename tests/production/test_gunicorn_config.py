@@ -41,7 +41,8 @@ def test_the_defaults_suit_a_small_machine():
     assert config["workers"] == (os.cpu_count() or 1) and config["threads"] == 1
     assert config["preload_app"] is True and config["control_socket_disable"] is True
     assert config["graceful_timeout"] < config["timeout"]
-    assert config["accesslog"] == "-" and config["errorlog"] == "-"
+    # One line per request, the app's JSON line: gunicorn's access log is off unless asked for.
+    assert config["accesslog"] is None and config["errorlog"] == "-"
     assert config["OMP_NUM_THREADS"] == "1" and config["OPENBLAS_NUM_THREADS"] == "1"
     assert Path(config["PROMETHEUS_MULTIPROC_DIR"]).is_dir()
     assert config["hooks"] == ["child_exit", "on_exit", "when_ready"]
@@ -54,13 +55,13 @@ def test_the_environment_overrides_and_stale_metrics_are_removed(tmp_path):
         SERVING_BIND="0.0.0.0:9000",
         SERVING_WORKERS="3",
         SERVING_THREADS="4",
-        SERVING_ACCESS_LOG="off",
+        SERVING_ACCESS_LOG="-",
         OMP_NUM_THREADS="2",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
     )
     assert config["bind"] == "0.0.0.0:9000"
     assert (config["workers"], config["threads"]) == (3, 4)
-    assert config["accesslog"] is None
+    assert config["accesslog"] == "-"
     assert config["OMP_NUM_THREADS"] == "2"  # an operator's value wins
     assert config["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
     assert not (tmp_path / "counter_123.db").exists()
