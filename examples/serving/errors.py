@@ -172,8 +172,9 @@ def validated_body(model: type[BaseModel]) -> BaseModel:
     if request.is_json:
         # The fast path: pydantic reads the bytes and validates in one pass, in Rust, three times
         # faster than json.loads followed by validation on a 1,000-row batch. A body it refuses
-        # goes the slow way below, which finds the same problem and words it as every error is
-        # worded (the tests check that both ways accept and refuse the same bodies).
+        # goes the slow way below, which decides, and words the problem as every error is worded
+        # (tests/serving/test_speed_paths.py checks that whatever the fast way accepts, the slow
+        # way accepts too, with the same values).
         try:
             return model.model_validate_json(request.get_data())
         except ValidationError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter as Tally
+from operator import attrgetter
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -103,13 +104,11 @@ def _observe(response: Response) -> Response:
         metrics.latency.labels(route).observe(time.perf_counter() - started)
     results = g.get("predictions")  # what the prediction routes returned, when they succeeded
     if results and response.status_code == 200:
-        if len(results) == 1:
-            metrics.predictions.labels(results[0].model_version, results[0].prediction).inc()
-            return response
-        # One increment per (version, class) with the count, not one per row: a batch of 1,000
-        # rows costs three updates of the shared counter files instead of 1,000.
-        counts = Tally((result.model_version, result.prediction) for result in results)
-        for (version, label), count in counts.items():
+        # One increment per class with the count, not one per row: a batch of 1,000 rows costs
+        # three updates of the shared counter files instead of 1,000. One request's results all
+        # come from one model version.
+        version = results[0].model_version
+        for label, count in Tally(map(attrgetter("prediction"), results)).items():
             metrics.predictions.labels(version, label).inc(count)
     return response
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from flask import Flask, g, request
 
+from examples.serving import sqlite_checkpoints
 from examples.serving.auth import PROTECTED_ROUTES
 from examples.serving.errors import ApiError
 
@@ -72,6 +73,7 @@ class RateLimiter:
             )
             local.connection.execute("PRAGMA journal_mode=WAL")
             local.connection.execute("PRAGMA synchronous=NORMAL")
+            sqlite_checkpoints.prepare_connection(local.connection, self.path)
             local.pid = os.getpid()
         return local.connection
 

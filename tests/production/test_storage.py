@@ -139,3 +139,36 @@ def test_a_read_only_database_gives_503(mini_app, database_path):
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
     engine.dispose()
+
+
+def test_checkpoints_happen_in_a_background_thread(tmp_path):
+    """Requests' connections leave checkpoints to the thread (sqlite_checkpoints.py): 300 stored
+    rows stay in the -wal log until the thread copies them into the database file."""
+    from examples.serving import sqlite_checkpoints
+
+    path = tmp_path / "c.sqlite3"
+    engine = storage.create_storage_engine(f"sqlite:///{path}")
+    storage.metadata.create_all(engine)
+    with engine.connect() as connection:
+        autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert autocheckpoint == sqlite_checkpoints.SAFETY_NET_PAGES
+    assert str(path) in sqlite_checkpoints._paths
+    row = storage.StoredPrediction("r", "1.0.0", "class_1", {"class_1": 1.0}, {"x": 1.0})
+    before = path.stat().st_size
+    for _ in range(300):
+        storage.store_predictions(engine, [row])
+    deadline = time.monotonic() + 10
+    while path.stat().st_size <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert path.stat().st_size > before  # the pages reached the database file
+    engine.dispose()
+
+
+def test_a_deleted_database_is_no_longer_checkpointed(tmp_path):
+    from examples.serving import sqlite_checkpoints
+
+    gone = tmp_path / "gone.sqlite3"
+    sqlite_checkpoints.watch(gone)
+    sqlite_checkpoints.checkpoint_once({})
+    assert str(gone) not in sqlite_checkpoints._paths
+    assert not gone.exists()  # never created by the checkpointer
