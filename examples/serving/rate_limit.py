@@ -80,6 +80,7 @@ class RateLimiter:
     def spend(self, client: str, now: float | None = None) -> float:
         """Spend one request of `client`'s allowance: 0.0 if allowed, else seconds until it is."""
         now = time.time() if now is None else now
+        sqlite_checkpoints.ensure_running()
         connection = self._connection()
         parameters = {
             "client": client,

@@ -12,6 +12,11 @@ once a second, in "passive" mode: it copies what it can without waiting for, or 
 Python's sqlite3 module lets other threads run while SQLite works, so requests go on meanwhile.
 The connections that serve requests keep an automatic checkpoint only as a safety net, at 10,000
 pages (about 40 MB of log), for the case where the thread falls behind.
+
+The thread starts with the first write a process makes for a request, never when a connection is
+opened: gunicorn's master opens the database (to migrate it) before it forks the workers, and a
+fork while another thread is inside SQLite can leave the child holding a lock no thread of its
+own will ever release.
 """
 
 from __future__ import annotations
@@ -32,21 +37,37 @@ _running_in: int | None = None  # the pid whose thread is running (a thread does
 
 
 def prepare_connection(connection: sqlite3.Connection, path: str | Path) -> None:
-    """Raise the connection's automatic checkpoint to the safety net, and have the process's
-    background thread checkpoint the database at `path`."""
+    """Raise the connection's automatic checkpoint to the safety net, and list the database at
+    `path` for the background thread (started by `ensure_running`)."""
     connection.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
     watch(path)
 
 
 def watch(path: str | Path) -> None:
-    global _running_in
     with _lock:
         _paths.add(str(path))
+
+
+def ensure_running() -> None:
+    """Start this process's checkpoint thread unless it runs already. Called on the request path
+    (a pid comparison once the thread runs), so it starts in a worker, after the fork."""
+    global _running_in
+    if _running_in == os.getpid():
+        return
+    with _lock:
         if _running_in != os.getpid():
             _running_in = os.getpid()
             threading.Thread(
                 target=_checkpoint_forever, name="sqlite-checkpoints", daemon=True
             ).start()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # in case another thread of the parent held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def checkpoint_once(connections: dict[str, sqlite3.Connection]) -> None:

@@ -159,6 +159,7 @@ class PredictionWriter:
         return local.connection
 
     def write(self, rows: Sequence[StoredPrediction]) -> None:
+        sqlite_checkpoints.ensure_running()
         parameters = self.parameters(rows, datetime.now(UTC))
         connection = self._connection()
         try:

@@ -172,3 +172,25 @@ def test_a_deleted_database_is_no_longer_checkpointed(tmp_path):
     sqlite_checkpoints.checkpoint_once({})
     assert str(gone) not in sqlite_checkpoints._paths
     assert not gone.exists()  # never created by the checkpointer
+
+
+def test_the_checkpoint_thread_starts_with_the_first_write_not_before(tmp_path):
+    """gunicorn's master opens the database before forking: no thread may run there yet."""
+    import subprocess
+    import sys
+
+    script = f"""
+import threading
+from examples.serving import storage
+from examples.serving.migrations import upgrade
+running = lambda: any(t.name == "sqlite-checkpoints" for t in threading.enumerate())
+engine = storage.create_storage_engine("sqlite:///{tmp_path / "t.sqlite3"}")
+upgrade(engine)
+print(running())
+storage.store_predictions(engine, [storage.StoredPrediction("r", "1", "c", {{}}, {{}})])
+print(running())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
