@@ -44,6 +44,7 @@ from examples.model import (
     ensure_model,
     split_data,
 )
+from examples.serving.app import PRODUCTION_FEATURES
 from examples.toolbox import REPO_ROOT, run_command
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -70,10 +71,20 @@ class Plan:
     batch_concurrency: tuple[int, ...]
     floor_repeats: int
     floor_calls: int  # one-row calls per repeat in the in-process floor
+    # The reference with production features left out, to price each under load: each tuple is
+    # one more server, measured for one-row requests at the headline concurrency only.
+    leave_out: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def headline_concurrency(self) -> int:
+        """The one-row level the ratios are read at: 8, or the highest level run."""
+        return 8 if 8 in self.one_row_concurrency else max(self.one_row_concurrency)
 
 
-FULL = Plan("full", 4, 1.0, 2, (1, 8, 32), (1, 2), 7, 200)
-QUICK = Plan("quick", 1, 0.3, 2, (1, 8), (1,), 3, 30)
+EVERY_FEATURE = PRODUCTION_FEATURES
+FULL = Plan("full", 4, 1.0, 2, (1, 8, 32), (1, 2), 7, 200,
+            leave_out=(*((name,) for name in PRODUCTION_FEATURES), EVERY_FEATURE))  # fmt: skip
+QUICK = Plan("quick", 1, 0.3, 2, (1, 8), (1,), 3, 30, leave_out=(("storage",), EVERY_FEATURE))
 
 
 @dataclass
@@ -89,6 +100,8 @@ class Contender:
     batch_path: str | None = None
     ready_path: str = "/healthz"
     skipped: str | None = None  # why it was not measured, if it was not
+    one_row_levels: tuple[int, ...] | None = None  # None: every level of the plan
+    leaves_out: tuple[str, ...] = ()  # production features this reference variant leaves out
 
 
 # ---- the contenders ---------------------------------------------------------------------------
@@ -100,10 +113,28 @@ def gunicorn(target: str, *extra: str) -> list[str]:
             "--workers", str(WORKERS), "--worker-class", "sync", *extra, target]  # fmt: skip
 
 
-def reference_contenders(scratch: Path, model_dir: Path) -> list[Contender]:
-    """The reference service twice, with its optional features on and off, or a note if it is not
+FEATURE_LABELS = {
+    "request_log": "the request log", "metrics": "the metrics",
+    "security_headers": "the security headers", "auth": "the API-key check",
+    "rate_limit": "the rate limiter", "storage": "prediction storage",
+}  # fmt: skip
+
+
+def without_name(leaves_out: tuple[str, ...]) -> str:
+    """'reference without the metrics', or '... without every production feature'."""
+    if set(leaves_out) == set(PRODUCTION_FEATURES):
+        return "reference without every production feature"
+    return "reference without " + " and ".join(FEATURE_LABELS[name] for name in leaves_out)
+
+
+def reference_contenders(
+    scratch: Path, model_dir: Path, leave_out: tuple[tuple[str, ...], ...] = (), level: int = 8
+) -> list[Contender]:
+    """The reference service with its optional features on and off, and once more for each entry
+    of `leave_out` (all on but those, one-row requests at `level` only), or a note if it is not
     ready yet. It runs under its own gunicorn.conf.py, with the worker count set to ours."""
-    names = ["reference (all features on)", "reference (features off)"]
+    names = ["reference (all features on)", "reference (features off)",
+             *(without_name(left) for left in leave_out)]  # fmt: skip
     if not READY_FLAG.exists():
         reason = f"the reference service is not ready yet ({READY_FLAG.name} is missing)"
         return [Contender(name, "", [], skipped=reason) for name in names]
@@ -113,7 +144,7 @@ def reference_contenders(scratch: Path, model_dir: Path) -> list[Contender]:
                "--workers", str(WORKERS), "examples.serving.wsgi:app"]  # fmt: skip
     base_env = {"SERVING_MODEL_DIR": str(model_dir), "SERVING_WORKERS": str(WORKERS)}
     on_env, off_env, headers = reference_feature_settings(scratch)
-    return [
+    measured = [
         Contender(names[0], "examples/serving with every production feature on (gunicorn "
                   "config from examples/serving/gunicorn.conf.py, 2 workers)", command,
                   {**base_env, **on_env}, headers, batch_path="/v1/predict/batch"),
@@ -121,6 +152,19 @@ def reference_contenders(scratch: Path, model_dir: Path) -> list[Contender]:
                   "SERVING_* variables", command, {**base_env, **off_env}, {},
                   batch_path="/v1/predict/batch"),
     ]  # fmt: skip
+    for index, left in enumerate(leave_out):
+        # Its own database files, and the factory told what to leave out (create_app's
+        # leave_out, which no setting reaches); everything else as 'all features on'.
+        files = {
+            "SERVING_DATABASE_URL": f"sqlite:///{scratch / f'without-{index}.sqlite3'}",
+            "SERVING_RATE_LIMIT_DATABASE": str(scratch / f"without-{index}-limits.sqlite3"),
+        }
+        target = f"examples.serving.app:create_app(leave_out={list(left)!r})"
+        measured.append(Contender(
+            names[2 + index], f"all features on but {', '.join(left)} (left out of create_app)",
+            [*command[:-1], target], {**base_env, **on_env, **files}, headers,
+            one_row_levels=(level,), leaves_out=tuple(left)))  # fmt: skip
+    return measured
 
 
 def reference_feature_settings(scratch: Path) -> tuple[dict, dict, dict]:
@@ -157,7 +201,9 @@ def reference_feature_settings(scratch: Path) -> tuple[dict, dict, dict]:
     return on, off, {"X-API-Key": key}
 
 
-def contenders(scratch: Path, model_dir: Path, pickle_path: Path) -> list[Contender]:
+def contenders(
+    scratch: Path, model_dir: Path, pickle_path: Path, plan: Plan | None = None
+) -> list[Contender]:
     naive_env = {"NAIVE_MODEL_PICKLE": str(pickle_path)}
     model_env = {"SERVING_MODEL_DIR": str(model_dir)}
     return [
@@ -177,7 +223,8 @@ def contenders(scratch: Path, model_dir: Path, pickle_path: Path) -> list[Conten
         Contender("bare batch", "a bare Flask batch endpoint: no validation, logging or storage",
                   gunicorn("examples.contenders.bare_batch:create_app()"), model_env,
                   one_row_path=None, batch_path="/v1/predict/batch"),
-        *reference_contenders(scratch, model_dir),
+        *reference_contenders(scratch, model_dir, plan.leave_out if plan else (),
+                              plan.headline_concurrency if plan else 8),
     ]  # fmt: skip
 
 
@@ -483,7 +530,11 @@ def measure_contenders(plan: Plan, scratch: Path, everyone: list[Contender], wor
                 server = servers[contender.name]
                 try:
                     for kind, path, levels in (
-                        ("one_row", contender.one_row_path, plan.one_row_concurrency),
+                        (
+                            "one_row",
+                            contender.one_row_path,
+                            contender.one_row_levels or plan.one_row_concurrency,
+                        ),
                         ("batch", contender.batch_path, plan.batch_concurrency),
                     ):
                         for concurrency in levels if path else ():
@@ -544,7 +595,7 @@ def paired_ratio(cells, kind, concurrency, key, other) -> list[float]:
 
 def ratios(cells: list[dict], plan: Plan) -> list[dict]:
     """The ratios the Benchmarks issue asks for, each with its target."""
-    one = 8 if 8 in plan.one_row_concurrency else max(plan.one_row_concurrency)
+    one = plan.headline_concurrency
     batch = max(plan.batch_concurrency)
     wanted = [
         (f"CPU per one-row request, reference / ceiling (concurrency {one})", "<=", 1.5,
@@ -571,6 +622,36 @@ def ratios(cells: list[dict], plan: Plan) -> list[dict]:
         out.append({"name": name, "target": f"{sense} {target:.3g}", **spread(values),
                     "meets_target": bool(meets), "note": None})  # fmt: skip
     return out
+
+
+def feature_costs(cells: list[dict], plan: Plan, everyone: list[Contender]) -> dict:
+    """What leaving each production feature out saves, in server CPU per one-row request at the
+    headline concurrency: the all-on figure minus the variant's, round by round. Also what the
+    ceiling target allows, beside the reference with every feature left out."""
+    level = plan.headline_concurrency
+
+    def cpu(name: str) -> dict[int, float]:
+        return {
+            r: c["cpu_us_per_request"] for r, c in per_round(cells, name, "one_row", level).items()
+        }
+
+    all_on, ceiling = cpu(REFERENCE), cpu("ceiling")
+    rows = []
+    for contender in everyone:
+        variant = cpu(contender.name) if contender.leaves_out else {}
+        paired = sorted(all_on.keys() & variant.keys())
+        if not paired:
+            continue
+        rows.append({"name": contender.name, "leaves_out": list(contender.leaves_out),
+                     "cpu_us_per_request": spread(list(variant.values())),
+                     "saved_us": spread([all_on[r] - variant[r] for r in paired])})  # fmt: skip
+    return {
+        "concurrency": level,
+        "all_on_us": spread(list(all_on.values())) if all_on else None,
+        "ceiling_us": spread(list(ceiling.values())) if ceiling else None,
+        "ceiling_target_us": 1.5 * statistics.median(ceiling.values()) if ceiling else None,
+        "rows": rows,
+    }
 
 
 def package_version(name: str) -> str | None:
@@ -613,7 +694,7 @@ def run(plan: Plan, output_dir: Path) -> dict:
         pickle_path.write_bytes(pickle.dumps(loaded.pipeline))
         model_dir = default_model_dir()
         workload = make_workload(loaded)
-        everyone = contenders(scratch, model_dir, pickle_path)
+        everyone = contenders(scratch, model_dir, pickle_path, plan)
         cells = measure_contenders(plan, scratch, everyone, workload, began)
     log("in-process floor", began)
     floor = in_process_floor(loaded, workload, plan)
@@ -636,6 +717,7 @@ def run(plan: Plan, output_dir: Path) -> dict:
         "summary": summarize_cells(cells),
         "in_process": floor,
         "ratios": ratios(cells, plan),
+        "feature_costs": feature_costs(cells, plan, everyone),
     }  # fmt: skip
     results["elapsed_s"] = round(time.monotonic() - began, 1)
     write_results(results, output_dir)
@@ -689,6 +771,7 @@ def markdown_report(results: dict) -> str:
                     f"| {span(row['predictions_per_s'])} | {span(row['p50_ms'], 2)} "
                     f"| {span(row['p99_ms'], 2)} | {span(row['cpu_us_per_request'])} |"
                 )
+    lines += feature_cost_lines(results.get("feature_costs"))
     lines += ["", "## The in-process floor (no server; CPU time, best of several repeats)", "",
               "| prediction | CPU µs per call, one row | CPU µs per row, 1,000-row batch |",
               "|---|---|---|"]  # fmt: skip
@@ -709,6 +792,25 @@ def markdown_report(results: dict) -> str:
         lines += [f"- {c['name']}: {c['skipped']}" for c in skipped]
     lines += ["", f"Whole run: {results['elapsed_s']:.0f} s. Raw figures: latest.json.", ""]
     return "\n".join(lines)
+
+
+def feature_cost_lines(costs: dict | None) -> list[str]:
+    """The section on what each production feature costs, or nothing if none was measured."""
+    if not costs or not costs["rows"]:
+        return []
+    lines = ["", "## What each production feature costs under load", "",
+             f"The reference with all features on (server CPU {span(costs['all_on_us'])} µs per "
+             f"one-row request at concurrency {costs['concurrency']}), and again with features "
+             "left out of `create_app`, in the same rounds. *Saves* is the all-on figure minus "
+             "the variant's, round by round; a few tens of µs are within this machine's noise.",
+             "", "| left out | server CPU µs/request | saves µs/request |", "|---|---|---|"]  # fmt: skip
+    for row in costs["rows"]:
+        left = row["name"].removeprefix("reference without ")
+        lines.append(f"| {left} | {span(row['cpu_us_per_request'])} | {span(row['saved_us'])} |")
+    if costs["ceiling_target_us"] is not None:
+        lines += ["", f"The ceiling target allows 1.5 × the ceiling's {span(costs['ceiling_us'])} "
+                  f"µs, about {costs['ceiling_target_us']:,.0f} µs per request."]  # fmt: skip
+    return lines
 
 
 def plot_latency(results: dict, path: Path) -> None:

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Flask
 
 from examples.serving import docs, errors, json_provider, openapi, routes
 from examples.serving.predictor import Predictor, ServiceState
 from examples.serving.settings import Settings
 
+# Part IV's features, by the names `leave_out` takes.
+PRODUCTION_FEATURES = (
+    "request_log",
+    "metrics",
+    "security_headers",
+    "auth",
+    "rate_limit",
+    "storage",
+)
 
-def create_app(settings: Settings | None = None, *, predictor: Predictor | None = None) -> Flask:
-    """A new app: settings from the environment unless given; the model loaded unless given."""
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    predictor: Predictor | None = None,
+    leave_out: Iterable[str] = (),
+) -> Flask:
+    """A new app: settings from the environment unless given; the model loaded unless given.
+    `leave_out` is for measuring what each production feature costs (benchmarks/run.py); no
+    setting reaches it, so no operator can switch the prediction store off by mistake."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -22,11 +41,11 @@ def create_app(settings: Settings | None = None, *, predictor: Predictor | None 
     app.register_blueprint(routes.api_v1)
     openapi.init_app(app)
     docs.init_app(app)
-    add_production_features(app, settings)
+    add_production_features(app, settings, leave_out)
     return app
 
 
-def add_production_features(app: Flask, settings: Settings) -> None:
+def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[str] = ()) -> None:
     """Logs, metrics, headers, credentials, limits and storage (chapters 16-21).
 
     Flask runs before_request hooks in the order they are added (request id, timer, who is
@@ -44,24 +63,31 @@ def add_production_features(app: Flask, settings: Settings) -> None:
         storage,
     )
 
-    request_logging.init_app(app, settings.log_level)
+    left_out = set(leave_out)
+    if unknown := left_out - set(PRODUCTION_FEATURES):
+        raise ValueError(f"no such production feature: {sorted(unknown)}; {PRODUCTION_FEATURES}")
+    if "request_log" not in left_out:
+        request_logging.init_app(app, settings.log_level)
     predictor = app.extensions["serving"].predictor
-    if predictor is not None:
-        metrics.init_app(app, predictor.metadata.name, predictor.metadata.version)
-    else:
-        metrics.init_app(app)
-    security_headers.init_app(app)
-    auth.init_app(
-        app,
-        auth.AuthConfig.parse(
-            enabled=settings.auth_enabled,
-            api_key_hashes=settings.api_key_hashes,
-            users=settings.users,
-            jwt_secret=settings.jwt_secret,
-            token_lifetime_seconds=settings.token_lifetime_seconds,
-        ),
-    )
-    if settings.rate_limit_enabled:
+    if "metrics" not in left_out:
+        if predictor is not None:
+            metrics.init_app(app, predictor.metadata.name, predictor.metadata.version)
+        else:
+            metrics.init_app(app)
+    if "security_headers" not in left_out:
+        security_headers.init_app(app)
+    if "auth" not in left_out:
+        auth.init_app(
+            app,
+            auth.AuthConfig.parse(
+                enabled=settings.auth_enabled,
+                api_key_hashes=settings.api_key_hashes,
+                users=settings.users,
+                jwt_secret=settings.jwt_secret,
+                token_lifetime_seconds=settings.token_lifetime_seconds,
+            ),
+        )
+    if settings.rate_limit_enabled and "rate_limit" not in left_out:
         limiter = rate_limit.RateLimiter(
             settings.rate_limit_database,
             settings.rate_limit_per_minute,
@@ -69,9 +95,10 @@ def add_production_features(app: Flask, settings: Settings) -> None:
             busy_timeout_ms=settings.database_busy_timeout_ms,
         )
         rate_limit.init_app(app, limiter)
-    storage.init_app(
-        app,
-        settings.database_url,
-        migrate=settings.database_migrate,
-        busy_timeout_ms=settings.database_busy_timeout_ms,
-    )
+    if "storage" not in left_out:
+        storage.init_app(
+            app,
+            settings.database_url,
+            migrate=settings.database_migrate,
+            busy_timeout_ms=settings.database_busy_timeout_ms,
+        )

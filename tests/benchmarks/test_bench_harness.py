@@ -19,7 +19,7 @@ SPREAD = {"type": "object", "required": ["median", "min", "max"],
 RESULTS_SCHEMA = {
     "type": "object",
     "required": ["schema_version", "mode", "started_at", "elapsed_s", "machine", "plan",
-                 "contenders", "cells", "summary", "in_process", "ratios"],
+                 "contenders", "cells", "summary", "in_process", "ratios", "feature_costs"],
     "properties": {
         "schema_version": {"const": 1},
         "mode": {"enum": ["quick", "full"]},
@@ -48,6 +48,13 @@ RESULTS_SCHEMA = {
                                            "skipped"]}},
         "ratios": {"type": "array", "minItems": 5, "items": {
             "type": "object", "required": ["name", "target", "median", "meets_target", "note"]}},
+        "feature_costs": {"type": "object",
+                          "required": ["concurrency", "all_on_us", "ceiling_target_us", "rows"],
+                          "properties": {"rows": {"type": "array", "items": {
+                              "type": "object",
+                              "required": ["name", "leaves_out", "cpu_us_per_request", "saved_us"],
+                              "properties": {"cpu_us_per_request": SPREAD,
+                                             "saved_us": SPREAD}}}}},
     },
 }  # fmt: skip
 OUR_CONTENDERS = {"ceiling", "naive (gunicorn)", "naive (Flask dev server)", "FastAPI peer",
@@ -95,6 +102,11 @@ def test_the_quick_run_writes_valid_json(quick_run):
     for cell in results["cells"]:
         rounds[cell["contender"], cell["kind"], cell["concurrency"]].add(cell["round"])
     assert all(seen == {1, 2} for seen in rounds.values())
+    # The reference's variants ran one-row requests at the headline concurrency only, and each
+    # names what it left out.
+    for row in results["feature_costs"]["rows"]:
+        levels = {c["concurrency"] for c in results["cells"] if c["contender"] == row["name"]}
+        assert levels == {results["feature_costs"]["concurrency"]} and row["leaves_out"]
 
 
 def test_the_quick_run_writes_the_table_and_the_plot(quick_run):
@@ -109,6 +121,8 @@ def test_the_quick_run_writes_the_table_and_the_plot(quick_run):
     ):
         assert heading in report
     assert "| ceiling | 8 |" in report
+    if "## What each production feature costs under load" in report:  # the reference ran
+        assert "| every production feature |" in report
     assert (output / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report in finished.stdout  # the harness prints the table it wrote
 
@@ -124,3 +138,27 @@ def test_a_missing_reference_service_is_skipped_with_a_note(quick_run, monkeypat
     monkeypatch.setattr(run, "READY_FLAG", REPO_ROOT / "no-such-flag")
     for contender in run.reference_contenders(REPO_ROOT, REPO_ROOT):
         assert "not ready" in contender.skipped
+
+
+def test_feature_costs_pair_the_rounds():
+    """What leaving a feature out saves is the all-on figure minus the variant's, round by round."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks import run
+
+    def cell(name, round_number, cpu):
+        return {"contender": name, "kind": "one_row", "concurrency": 8, "round": round_number,
+                "cpu_us_per_request": cpu}  # fmt: skip
+
+    variant = run.Contender(run.without_name(("storage",)), "", [], leaves_out=("storage",))
+    cells = [cell(run.REFERENCE, 1, 1500.0), cell(run.REFERENCE, 2, 1300.0),
+             cell(variant.name, 1, 1200.0), cell(variant.name, 2, 1150.0),
+             cell("ceiling", 1, 600.0), cell("ceiling", 2, 500.0)]  # fmt: skip
+    costs = run.feature_costs(cells, run.FULL, [variant])
+    assert variant.name == "reference without prediction storage"
+    assert run.without_name(run.EVERY_FEATURE) == "reference without every production feature"
+    [row] = costs["rows"]
+    assert row["saved_us"] == {"median": 225.0, "min": 150.0, "max": 300.0}
+    assert costs["ceiling_target_us"] == 1.5 * 550.0
+    assert "| prediction storage | 1,175 (1,150–1,200) | 225 (150–300) |" in "\n".join(
+        run.feature_cost_lines(costs)
+    )
