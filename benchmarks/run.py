@@ -26,7 +26,7 @@ import tempfile
 import time
 import timeit
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -72,8 +72,12 @@ class Plan:
     floor_repeats: int
     floor_calls: int  # one-row calls per repeat in the in-process floor
     # The reference with production features left out, to price each under load: each tuple is
-    # one more server, measured for one-row requests at the headline concurrency only.
+    # one more server. After the rounds, each is measured `pairs` times for one-row requests at
+    # the headline concurrency, each time right after the full reference (short cells, so that
+    # the two of a pair see the same machine).
     leave_out: tuple[tuple[str, ...], ...] = ()
+    pairs: int = 0
+    pair_seconds: int = 2
 
     @property
     def headline_concurrency(self) -> int:
@@ -83,8 +87,9 @@ class Plan:
 
 EVERY_FEATURE = PRODUCTION_FEATURES
 FULL = Plan("full", 4, 1.0, 2, (1, 8, 32), (1, 2), 7, 200,
-            leave_out=(*((name,) for name in PRODUCTION_FEATURES), EVERY_FEATURE))  # fmt: skip
-QUICK = Plan("quick", 1, 0.3, 2, (1, 8), (1,), 3, 30, leave_out=(("storage",), EVERY_FEATURE))
+            leave_out=(*((name,) for name in PRODUCTION_FEATURES), EVERY_FEATURE), pairs=4)  # fmt: skip
+QUICK = Plan("quick", 1, 0.3, 2, (1, 8), (1,), 3, 30,
+             leave_out=(("storage",), EVERY_FEATURE), pairs=2, pair_seconds=1)  # fmt: skip
 
 
 @dataclass
@@ -100,7 +105,6 @@ class Contender:
     batch_path: str | None = None
     ready_path: str = "/healthz"
     skipped: str | None = None  # why it was not measured, if it was not
-    one_row_levels: tuple[int, ...] | None = None  # None: every level of the plan
     leaves_out: tuple[str, ...] = ()  # production features this reference variant leaves out
 
 
@@ -128,11 +132,11 @@ def without_name(leaves_out: tuple[str, ...]) -> str:
 
 
 def reference_contenders(
-    scratch: Path, model_dir: Path, leave_out: tuple[tuple[str, ...], ...] = (), level: int = 8
+    scratch: Path, model_dir: Path, leave_out: tuple[tuple[str, ...], ...] = ()
 ) -> list[Contender]:
     """The reference service with its optional features on and off, and once more for each entry
-    of `leave_out` (all on but those, one-row requests at `level` only), or a note if it is not
-    ready yet. It runs under its own gunicorn.conf.py, with the worker count set to ours."""
+    of `leave_out` (all on but those), or a note if it is not ready yet. It runs under its own
+    gunicorn.conf.py, with the worker count set to ours."""
     names = ["reference (all features on)", "reference (features off)",
              *(without_name(left) for left in leave_out)]  # fmt: skip
     if not READY_FLAG.exists():
@@ -163,7 +167,7 @@ def reference_contenders(
         measured.append(Contender(
             names[2 + index], f"all features on but {', '.join(left)} (left out of create_app)",
             [*command[:-1], target], {**base_env, **on_env, **files}, headers,
-            one_row_levels=(level,), leaves_out=tuple(left)))  # fmt: skip
+            leaves_out=tuple(left)))  # fmt: skip
     return measured
 
 
@@ -223,8 +227,7 @@ def contenders(
         Contender("bare batch", "a bare Flask batch endpoint: no validation, logging or storage",
                   gunicorn("examples.contenders.bare_batch:create_app()"), model_env,
                   one_row_path=None, batch_path="/v1/predict/batch"),
-        *reference_contenders(scratch, model_dir, plan.leave_out if plan else (),
-                              plan.headline_concurrency if plan else 8),
+        *reference_contenders(scratch, model_dir, plan.leave_out if plan else ()),
     ]  # fmt: skip
 
 
@@ -524,17 +527,13 @@ def measure_contenders(plan: Plan, scratch: Path, everyone: list[Contender], wor
                     contender.skipped = f"wrong answers: {str(error)[:500]}"
         for round_number in range(1, plan.rounds + 1):
             for contender in everyone:
-                if contender.skipped:
+                if contender.skipped or contender.leaves_out:  # variants: measured in pairs below
                     continue
                 log(f"round {round_number}: {contender.name}", began)
                 server = servers[contender.name]
                 try:
                     for kind, path, levels in (
-                        (
-                            "one_row",
-                            contender.one_row_path,
-                            contender.one_row_levels or plan.one_row_concurrency,
-                        ),
+                        ("one_row", contender.one_row_path, plan.one_row_concurrency),
                         ("batch", contender.batch_path, plan.batch_concurrency),
                     ):
                         for concurrency in levels if path else ():
@@ -552,6 +551,45 @@ def measure_contenders(plan: Plan, scratch: Path, everyone: list[Contender], wor
                     contender.skipped = f"failed in round {round_number}: {str(error)[:500]}"
                     log(f"  skipped: {contender.skipped}", began)
                     cells = [cell for cell in cells if cell["contender"] != contender.name]
+        cells += measure_pairs(plan, everyone, servers, scripts, began)
+    return cells
+
+
+def measure_pairs(plan: Plan, everyone: list[Contender], servers: dict, scripts: dict,
+                  began: float) -> list[dict]:  # fmt: skip
+    """Each variant of the reference, `plan.pairs` times, each time right after the full
+    reference: a variant's cell carries the full reference's CPU from just before it
+    (`paired_all_on_cpu_us`). Short cells, so that both of a pair see the same machine."""
+    reference = next((c for c in everyone if c.name == REFERENCE and not c.skipped), None)
+    variants = [c for c in everyone if c.leaves_out and not c.skipped]
+    if reference is None or not variants:
+        return []
+    short = replace(plan, seconds=plan.pair_seconds, warmup_seconds=min(plan.warmup_seconds, 0.5))
+    level, cells = plan.headline_concurrency, []
+    for pair in range(1, plan.pairs + 1):
+        for variant in variants:
+            if variant.skipped:
+                continue
+            log(f"pair {pair}: {variant.name}", began)
+            try:
+                base, mine = (
+                    measure_cell(
+                        servers[c.name],
+                        c,
+                        "one_row",
+                        scripts[c.name, "one_row"],
+                        level,
+                        pair,
+                        short,
+                    )  # fmt: skip
+                    for c in (reference, variant)
+                )
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                variant.skipped = f"failed in pair {pair}: {str(error)[:500]}"
+                cells = [cell for cell in cells if cell["contender"] != variant.name]
+                continue
+            if base["cpu_us_per_request"] is not None and mine["cpu_us_per_request"] is not None:
+                cells.append({**mine, "paired_all_on_cpu_us": base["cpu_us_per_request"]})
     return cells
 
 
@@ -626,30 +664,30 @@ def ratios(cells: list[dict], plan: Plan) -> list[dict]:
 
 def feature_costs(cells: list[dict], plan: Plan, everyone: list[Contender]) -> dict:
     """What leaving each production feature out saves, in server CPU per one-row request at the
-    headline concurrency: the all-on figure minus the variant's, round by round. Also what the
-    ceiling target allows, beside the reference with every feature left out."""
+    headline concurrency: the full reference's figure minus the variant's, pair by pair. Also what
+    the ceiling target allows, beside the reference with every feature left out."""
     level = plan.headline_concurrency
-
-    def cpu(name: str) -> dict[int, float]:
-        return {
-            r: c["cpu_us_per_request"] for r, c in per_round(cells, name, "one_row", level).items()
-        }
-
-    all_on, ceiling = cpu(REFERENCE), cpu("ceiling")
+    ceiling = [
+        c["cpu_us_per_request"] for c in per_round(cells, "ceiling", "one_row", level).values()
+    ]
     rows = []
     for contender in everyone:
-        variant = cpu(contender.name) if contender.leaves_out else {}
-        paired = sorted(all_on.keys() & variant.keys())
-        if not paired:
+        paired = [
+            c for c in cells if c["contender"] == contender.name and "paired_all_on_cpu_us" in c
+        ]
+        if not contender.leaves_out or not paired:
             continue
-        rows.append({"name": contender.name, "leaves_out": list(contender.leaves_out),
-                     "cpu_us_per_request": spread(list(variant.values())),
-                     "saved_us": spread([all_on[r] - variant[r] for r in paired])})  # fmt: skip
+        rows.append({
+            "name": contender.name, "leaves_out": list(contender.leaves_out), "pairs": len(paired),
+            "cpu_us_per_request": spread([c["cpu_us_per_request"] for c in paired]),
+            "all_on_us": spread([c["paired_all_on_cpu_us"] for c in paired]),
+            "saved_us": spread([c["paired_all_on_cpu_us"] - c["cpu_us_per_request"] for c in paired]),
+        })  # fmt: skip
     return {
         "concurrency": level,
-        "all_on_us": spread(list(all_on.values())) if all_on else None,
-        "ceiling_us": spread(list(ceiling.values())) if ceiling else None,
-        "ceiling_target_us": 1.5 * statistics.median(ceiling.values()) if ceiling else None,
+        "seconds_per_cell": plan.pair_seconds,
+        "ceiling_us": spread(ceiling) if ceiling else None,
+        "ceiling_target_us": 1.5 * statistics.median(ceiling) if ceiling else None,
         "rows": rows,
     }
 
@@ -712,7 +750,8 @@ def run(plan: Plan, output_dir: Path) -> dict:
                         "command": [str(part) for part in c.command],
                         "env": {k: v for k, v in c.env.items() if k.startswith("SERVING_")
                                 and "HASHES" not in k},
-                        "skipped": c.skipped} for c in everyone],
+                        "skipped": c.skipped, "leaves_out": list(c.leaves_out)}
+                       for c in everyone],
         "cells": cells,
         "summary": summarize_cells(cells),
         "in_process": floor,
@@ -765,7 +804,7 @@ def markdown_report(results: dict) -> str:
                   "| contender | concurrency | requests/s | predictions/s | p50 ms | p99 ms "
                   "| server CPU µs/request |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for row in results["summary"]:
-            if row["kind"] == kind:
+            if row["kind"] == kind and row["contender"] not in variant_names(results):
                 lines.append(
                     f"| {row['contender']} | {row['concurrency']} | {span(row['requests_per_s'])} "
                     f"| {span(row['predictions_per_s'])} | {span(row['p50_ms'], 2)} "
@@ -794,19 +833,27 @@ def markdown_report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def variant_names(results: dict) -> set[str]:
+    """The reference's variants with features left out: reported in their own section only."""
+    return {c["name"] for c in results["contenders"] if c.get("leaves_out")}
+
+
 def feature_cost_lines(costs: dict | None) -> list[str]:
     """The section on what each production feature costs, or nothing if none was measured."""
     if not costs or not costs["rows"]:
         return []
     lines = ["", "## What each production feature costs under load", "",
-             f"The reference with all features on (server CPU {span(costs['all_on_us'])} µs per "
-             f"one-row request at concurrency {costs['concurrency']}), and again with features "
-             "left out of `create_app`, in the same rounds. *Saves* is the all-on figure minus "
-             "the variant's, round by round; a few tens of µs are within this machine's noise.",
-             "", "| left out | server CPU µs/request | saves µs/request |", "|---|---|---|"]  # fmt: skip
+             "The reference again with production features left out of `create_app`: one-row "
+             f"requests at concurrency {costs['concurrency']}, {costs['seconds_per_cell']} s cells, "
+             "each right after a cell of the full reference. *Saves* is the full reference's CPU "
+             "per request minus the variant's, pair by pair; a few tens of µs are within this "
+             "machine's noise.",
+             "", "| left out | pairs | full reference, CPU µs/request | without it | saves |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for row in costs["rows"]:
         left = row["name"].removeprefix("reference without ")
-        lines.append(f"| {left} | {span(row['cpu_us_per_request'])} | {span(row['saved_us'])} |")
+        lines.append(f"| {left} | {row['pairs']} | {span(row['all_on_us'])} "
+                     f"| {span(row['cpu_us_per_request'])} | {span(row['saved_us'])} |")  # fmt: skip
     if costs["ceiling_target_us"] is not None:
         lines += ["", f"The ceiling target allows 1.5 × the ceiling's {span(costs['ceiling_us'])} "
                   f"µs, about {costs['ceiling_target_us']:,.0f} µs per request."]  # fmt: skip
@@ -823,7 +870,10 @@ def plot_latency(results: dict, path: Path) -> None:
     from matplotlib.ticker import NullLocator
 
     figure, (latency_axes, rate_axes, cpu_axes) = plt.subplots(1, 3, figsize=(15, 4.4))
-    rows = [row for row in results["summary"] if row["kind"] == "one_row"]
+    variants = variant_names(results)
+    rows = [
+        r for r in results["summary"] if r["kind"] == "one_row" and r["contender"] not in variants
+    ]
     names = list(dict.fromkeys(row["contender"] for row in rows))
     levels_run = results["plan"]["one_row_concurrency"]
     cpu_medians = []

@@ -140,25 +140,29 @@ def test_a_missing_reference_service_is_skipped_with_a_note(quick_run, monkeypat
         assert "not ready" in contender.skipped
 
 
-def test_feature_costs_pair_the_rounds():
-    """What leaving a feature out saves is the all-on figure minus the variant's, round by round."""
+def test_feature_costs_pair_each_variant_with_the_full_reference():
+    """What leaving a feature out saves is the full reference's CPU minus the variant's, pair by
+    pair (each variant cell carries the full reference's figure from just before it)."""
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks import run
 
-    def cell(name, round_number, cpu):
+    def cell(name, round_number, cpu, **extra):
         return {"contender": name, "kind": "one_row", "concurrency": 8, "round": round_number,
-                "cpu_us_per_request": cpu}  # fmt: skip
+                "cpu_us_per_request": cpu, **extra}  # fmt: skip
 
     variant = run.Contender(run.without_name(("storage",)), "", [], leaves_out=("storage",))
-    cells = [cell(run.REFERENCE, 1, 1500.0), cell(run.REFERENCE, 2, 1300.0),
-             cell(variant.name, 1, 1200.0), cell(variant.name, 2, 1150.0),
+    cells = [cell(variant.name, 1, 1200.0, paired_all_on_cpu_us=1500.0),
+             cell(variant.name, 2, 1150.0, paired_all_on_cpu_us=1300.0),
              cell("ceiling", 1, 600.0), cell("ceiling", 2, 500.0)]  # fmt: skip
     costs = run.feature_costs(cells, run.FULL, [variant])
     assert variant.name == "reference without prediction storage"
     assert run.without_name(run.EVERY_FEATURE) == "reference without every production feature"
     [row] = costs["rows"]
     assert row["saved_us"] == {"median": 225.0, "min": 150.0, "max": 300.0}
+    assert row["pairs"] == 2
     assert costs["ceiling_target_us"] == 1.5 * 550.0
-    assert "| prediction storage | 1,175 (1,150–1,200) | 225 (150–300) |" in "\n".join(
-        run.feature_cost_lines(costs)
+    table = "\n".join(run.feature_cost_lines(costs))
+    assert (
+        "| prediction storage | 2 | 1,400 (1,300–1,500) | 1,175 (1,150–1,200) | 225 (150–300) |"
+        in table
     )
