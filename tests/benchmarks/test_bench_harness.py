@@ -49,10 +49,10 @@ RESULTS_SCHEMA = {
         "ratios": {"type": "array", "minItems": 5, "items": {
             "type": "object", "required": ["name", "target", "median", "meets_target", "note"]}},
         "feature_costs": {"type": "object",
-                          "required": ["concurrency", "all_on_us", "ceiling_target_us", "rows"],
+                          "required": ["concurrency", "seconds_per_cell", "ceiling_target_us", "rows"],
                           "properties": {"rows": {"type": "array", "items": {
                               "type": "object",
-                              "required": ["name", "leaves_out", "cpu_us_per_request", "saved_us"],
+                              "required": ["name", "leaves_out", "pairs", "cpu_us_per_request", "all_on_us", "saved_us"],
                               "properties": {"cpu_us_per_request": SPREAD,
                                              "saved_us": SPREAD}}}}},
     },
