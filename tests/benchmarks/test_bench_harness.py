@@ -151,13 +151,15 @@ def test_feature_costs_pair_each_variant_with_the_full_reference():
                 "cpu_us_per_request": cpu, **extra}  # fmt: skip
 
     variant = run.Contender(run.without_name(("storage",)), "", [], leaves_out=("storage",))
+    core = run.Contender(run.without_name(run.EVERY_FEATURE), "", [], leaves_out=run.EVERY_FEATURE)
     cells = [cell(variant.name, 1, 1200.0, paired_all_on_cpu_us=1500.0),
              cell(variant.name, 2, 1150.0, paired_all_on_cpu_us=1300.0),
+             cell(core.name, 1, 660.0, paired_all_on_cpu_us=1460.0),
              cell("ceiling", 1, 600.0), cell("ceiling", 2, 500.0)]  # fmt: skip
-    costs = run.feature_costs(cells, run.FULL, [variant])
+    costs = run.feature_costs(cells, run.FULL, [variant, core])
     assert variant.name == "reference without prediction storage"
     assert run.without_name(run.EVERY_FEATURE) == "reference without every production feature"
-    [row] = costs["rows"]
+    row, _ = costs["rows"]
     assert row["saved_us"] == {"median": 225.0, "min": 150.0, "max": 300.0}
     assert row["pairs"] == 2
     assert costs["ceiling_target_us"] == 1.5 * 550.0
