@@ -4,6 +4,9 @@ measured in one process with Flask's test client (no sockets, no gunicorn), one 
     python -m benchmarks.feature_costs > /dev/null     # the table goes to stderr; logs to stdout
 
 The test client's own work is in every figure; the ceiling app's figure shows how much that is.
+`make bench` prices the same features under gunicorn and wrk instead, in pairs of runs with and
+without each one (benchmarks/run.py, measure_pairs): there, two worker processes share the SQLite
+files, and the two writes per request cost more than they do here.
 """
 
 from __future__ import annotations
