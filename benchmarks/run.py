@@ -566,24 +566,26 @@ def measure_pairs(plan: Plan, everyone: list[Contender], servers: dict, scripts:
         return []
     short = replace(plan, seconds=plan.pair_seconds, warmup_seconds=min(plan.warmup_seconds, 0.5))
     level, cells = plan.headline_concurrency, []
+
+    def measure(contender: Contender, pair: int) -> dict:
+        script = scripts[contender.name, "one_row"]
+        return measure_cell(
+            servers[contender.name], contender, "one_row", script, level, pair, short
+        )
+
     for pair in range(1, plan.pairs + 1):
         for variant in variants:
             if variant.skipped:
                 continue
             log(f"pair {pair}: {variant.name}", began)
             try:
-                base, mine = (
-                    measure_cell(
-                        servers[c.name],
-                        c,
-                        "one_row",
-                        scripts[c.name, "one_row"],
-                        level,
-                        pair,
-                        short,
-                    )  # fmt: skip
-                    for c in (reference, variant)
-                )
+                base = measure(reference, pair)
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                # The full reference failed: no pair can be formed any more.
+                log(f"  the full reference failed; pairs stopped: {str(error)[:500]}", began)
+                return cells
+            try:
+                mine = measure(variant, pair)
             except (RuntimeError, subprocess.SubprocessError) as error:
                 variant.skipped = f"failed in pair {pair}: {str(error)[:500]}"
                 cells = [cell for cell in cells if cell["contender"] != variant.name]
