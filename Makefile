@@ -6,10 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.sha256
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-64)
+# `make test` checks the Debian packages it needs before anything else (tools/system-deps.sh): as
+# root it installs the missing ones; otherwise it stops at once with one line saying what to install.
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+MISSING_SYSTEM_PACKAGES := $(shell bash tools/system-deps.sh check)
+ifneq ($(MISSING_SYSTEM_PACKAGES),)
+$(error $(MISSING_SYSTEM_PACKAGES))
+endif
+endif
 PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-sanitize-with nbval_sanitize.cfg \
 	--nbval-cell-timeout=300 -n 2 --dist loadfile
 
-.PHONY: help venv book test lint format pytest nbval browser model serve preview lab clean system-deps
+.PHONY: help venv book test lint format pytest nbval browser model serve preview lab clean system-deps \
+	system-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -60,8 +69,11 @@ preview: ## serve the built site on http://127.0.0.1:8001
 lab: venv ## Jupyter Lab in the venv, on 127.0.0.1
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
 
-system-deps: ## install Debian's chromium, nginx and wrk (as root)
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light wrk
+system-deps: ## install the Debian packages in tools/system-packages.txt (as root)
+	@bash tools/system-deps.sh install
+
+system-check: ## check the Debian packages make test needs (installs them when run as root)
+	@bash tools/system-deps.sh check
 
 clean: ## remove the build, caches and trained models (keeps .venv)
 	rm -rf _build models .pytest_cache .ruff_cache .coverage htmlcov
