@@ -146,3 +146,46 @@ def glue_problems(root: Path) -> list[str]:
             if (notebook, key) not in pasted:
                 problems.append(f"{notebook}: glues {key!r}, which no page pastes")
     return problems
+
+
+# A number followed by a unit of time, or a ratio or percentage: "2190 µs", "~1.55 ms", "3 s",
+# "40%", "2.9×", "3x", "12 times". Words such as "seconds" count too.
+NUMBER_WITH_UNIT = re.compile(
+    r"(?<![\w.])(?<![Cc]hapter )(?<![Cc]hapters )~?\d[\d,]*(?:\.\d+)?\s*"
+    r"(?:µs|μs|us|ms|(?<=\s)s|sec|secs|seconds?|milliseconds?|microseconds?|minutes?|%|×|"
+    r"(?<=\d)x|times)"
+    r"(?![\w])",
+)
+_FENCED = re.compile(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", re.M | re.S)
+_INLINE_CODE = re.compile(r"``?[^`]+``?")
+_GLUE_OR_SUBSTITUTION = re.compile(r"\{glue(?::\w*)?\}`[^`]+`|\{\{[^}]+\}\}")
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z(*`~\d-])|\n\s*\n|\n\s*[-*]\s+|\n\s*\|")
+
+
+def prose_sentences(markdown: str) -> list[str]:
+    """The sentences of a markdown text, with code, math, glue pastes and substitutions removed
+    (what they show does not come from a hand-typed number)."""
+    text = _FENCED.sub(" ", markdown)
+    text = _GLUE_OR_SUBSTITUTION.sub("GLUED", text)
+    text = _INLINE_CODE.sub("CODE", text)
+    text = _MATH.sub("MATH", text)
+    sentences = (" ".join(part.split()) for part in _SENTENCE_END.split(text))
+    return [sentence for sentence in sentences if sentence]
+
+
+def numbers_in_prose(root: Path, width: int = 90) -> list[str]:
+    """'NN: sentence' (cut at `width` characters) for each notebook sentence that types a time,
+    a ratio or a percentage by hand."""
+    found = []
+    for name, path in pages(root).items():
+        if path.suffix != ".ipynb":
+            continue
+        chapter = Path(name).name[:2]
+        for cell in read_cells(path):
+            if cell["cell_type"] != "markdown":
+                continue
+            for sentence in prose_sentences(cell["source"]):
+                if NUMBER_WITH_UNIT.search(sentence):
+                    found.append(f"{chapter}: {sentence[:width]}")
+    return found

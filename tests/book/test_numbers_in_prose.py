@@ -1,0 +1,77 @@
+"""Numbers in a chapter's prose: a time, a ratio or a percentage typed by hand.
+
+A measured figure belongs in a code cell's output and reaches the text through glue (test_glue.py).
+This scanner lists every notebook sentence that types a number with a unit of time, a percentage,
+a multiplication sign or "times", outside code, math, glue pastes and substitutions. Many are not
+measurements (a setting, a test level, a bound of a loop); those stay, listed below. A new one
+fails the test: glue it from the cell that measured it, say it through a substitution, or, if it is
+a stated value and not a measurement, add it to KNOWN with a reason in the commit message.
+"""
+
+from text_guards import NUMBER_WITH_UNIT, numbers_in_prose, prose_sentences
+
+from tools.book_checks import REPO_ROOT
+
+# Hand-typed numbers present when this guard was written (chapter: the sentence's first 90
+# characters, code replaced by CODE). This list may only SHRINK: each entry is either a stated
+# value that is fine as it is, or a figure to be glued by the chapter's author. Remove an entry
+# when its sentence changes; the test below fails on entries that no longer match anything.
+KNOWN = (
+    "04: Our body will be CODE, every feature required, each inside the range recorded with the mod",
+    "05: With CODE, urllib3 retries the first failure at once and then waits 0.2 × 2<sup>n−1</sup> ",
+    "05: 0.4 s, 0.8 s, 1.6 s, and so on, up to two minutes.",
+    "06: So we record the model's {term}CODE: for every feature its type, the range observed in tra",
+    "06: Two of the 45 held-out wines would be refused: one has more proline than the allowed maxim",
+    "08: CODE runs a call many times in a loop and returns the total time; we repeat that 15 times ",
+    "10: CODE was silently converted by numpy, and a wine with 1300 % alcohol, far outside anything",
+    "11: The allowed range of each feature is the range seen in training, widened on each side by 1",
+    "13: CODE makes the search repeatable, and CODE lifts hypothesis's default limit of 200 ms per ",
+    "16: Four requests of half a second each, sent at once: two workers take two at a time, so the ",
+    "16: Our configuration uses 30 s, far above any real request, so it fires only on a real hang.",
+    "16: Once both workers answer, two workers serve two at a time: three rounds of 0.4 s, about 1.",
+    "16: It survives: the timeout only fires when a worker stays silent longer than 3 s.",
+    "17: One bounded run per concurrency level: at most 200 requests or 2 seconds each, after a sho",
+    "17: A {term}CODE of latency says what share of requests were at least that fast: the p99 is th",
+    "17: We put a 95 % {term}CODE interval around each {cite}CODE: resample the latencies with repl",
+    "17: All three run at once, after a warm-up each, and take turns: three rounds of at most 200 r",
+    "18: We parse them all and keep the service's request lines. gunicorn's own access log, a secon",
+    "19: SQLite's own default is to fail at once (Python's CODE module asks for 5 s); with ours it ",
+    "20: Tokens expire: ours carry an CODE claim 900 s after they were issued.",
+    "20: To see it we start a second app with a tiny allowance: a burst of 3, then 6 a minute (one ",
+    "23: An instance that fails once (CODE) is left out for 10 seconds (CODE), and CODE retries a r",
+    "23: The autoscaler changes the number of pods between 2 and 6 so that the pods' average CPU us",
+    "24: We build the traffic from the test split, which the model never saw: each of the 45 test w",
+    "24: No feature is flagged (CODE compares the *adjusted* p-value, explained below, with 5%).",
+    "24: Each KS test at level 5% raises a false alarm 5% of the time; with 13 features tested at o",
+    "24: Holm's procedure {cite}CODE multiplies the smallest p-value by 13, the next by 12, and so ",
+    "24: A model is {term}CODE when, among the predictions it makes with confidence about 0.8, abou",
+    "24: In a {term}CODE rollout a small share of the requests, here 20%, goes to the new version, ",
+    "24: To detect a drop from 97% to 95% correct with a test at 5% and power 80%:",
+    "24: About fifteen hundred per version; with 20% of the traffic on the canary, that is some 7,5",
+)
+
+
+def test_the_scanner_finds_typed_figures_and_skips_glued_ones():
+    text = (
+        "One call took ~2190 µs here. The ratio was 2.9× and 3x, or 12 times.\n\n"
+        "Glued: {glue:text}`ch08-us` µs, and {{ busy_timeout }}. Code: `sleep(2)` and `0.5 s`.\n"
+        "```python\ntime.sleep(3)  # 3 s\n```\nChapter 19 times both. A 700 x 700 matrix. The 200s."
+    )
+    flagged = [s for s in prose_sentences(text) if NUMBER_WITH_UNIT.search(s)]
+    assert flagged == [
+        "One call took ~2190 µs here.",
+        "The ratio was 2.9× and 3x, or 12 times.",
+    ]
+
+
+def test_no_new_hand_typed_number_in_a_chapter():
+    found = numbers_in_prose(REPO_ROOT)
+    print("Hand-typed numbers in chapters:", *found, sep="\n  ")
+    new = [sentence for sentence in found if sentence not in KNOWN]
+    assert not new, "glue these from the cell that measured them:\n" + "\n".join(new)
+
+
+def test_the_known_list_only_shrinks():
+    found = set(numbers_in_prose(REPO_ROOT))
+    gone = [sentence for sentence in KNOWN if sentence not in found]
+    assert not gone, "these sentences changed or went: remove them from KNOWN\n" + "\n".join(gone)
