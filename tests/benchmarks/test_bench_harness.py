@@ -95,9 +95,8 @@ def test_the_quick_run_writes_valid_json(quick_run):
     assert results["mode"] == "quick"
     measured = {cell["contender"] for cell in results["cells"]}
     skipped = {c["name"]: c["skipped"] for c in results["contenders"] if c["skipped"]}
-    # Our own contenders must all run; the reference service may be skipped, with a reason.
     assert OUR_CONTENDERS <= measured, skipped
-    assert set(skipped) <= {name for name in skipped if name.startswith("reference")}
+    assert not skipped
     rounds = {(c["contender"], c["kind"], c["concurrency"]): set() for c in results["cells"]}
     for cell in results["cells"]:
         rounds[cell["contender"], cell["kind"], cell["concurrency"]].add(cell["round"])
@@ -121,8 +120,8 @@ def test_the_quick_run_writes_the_table_and_the_plot(quick_run):
     ):
         assert heading in report
     assert "| ceiling | 8 |" in report
-    if "## What each production feature costs under load" in report:  # the reference ran
-        assert "| every production feature |" in report
+    assert "## What each production feature costs under load" in report
+    assert "| every production feature |" in report
     assert (output / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report in finished.stdout  # the harness prints the table it wrote
 
@@ -131,13 +130,26 @@ def test_the_quick_run_leaves_no_server_running(quick_run):
     assert servers_left_behind() == []
 
 
-def test_a_missing_reference_service_is_skipped_with_a_note(quick_run, monkeypatch):
+def test_the_quick_run_measures_the_reference_and_computes_every_ratio(quick_run):
+    """On any clone, with nothing git ignores: the reference is measured, never skipped."""
+    output, _ = quick_run
+    results = json.loads((output / "latest.json").read_text())
+    assert not [c["name"] for c in results["contenders"] if c["skipped"]]
+    measured = {cell["contender"] for cell in results["cells"]}
+    assert {"reference (all features on)", "reference (features off)"} <= measured
+    assert all(row["median"] is not None for row in results["ratios"]), results["ratios"]
+
+
+def test_a_run_with_a_missing_ratio_or_a_skipped_contender_is_incomplete():
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks import run
 
-    monkeypatch.setattr(run, "READY_FLAG", REPO_ROOT / "no-such-flag")
-    for contender in run.reference_contenders(REPO_ROOT, REPO_ROOT):
-        assert "not ready" in contender.skipped
+    whole = {"cells": [{}], "ratios": [{"name": "r", "median": 1.0}],
+             "contenders": [{"name": "c", "skipped": None}]}  # fmt: skip
+    assert run.complete(whole)
+    assert not run.complete({**whole, "ratios": [{"name": "r", "median": None}]})
+    assert not run.complete({**whole, "contenders": [{"name": "c", "skipped": "did not start"}]})
+    assert not run.complete({**whole, "cells": []})
 
 
 def test_feature_costs_pair_each_variant_with_the_full_reference():
