@@ -7,7 +7,7 @@ from flask import Flask, jsonify, request
 
 
 def create_waiter_app(model, feature_names: list[str], class_names: list[str]) -> Flask:
-    """A Flask app with one endpoint, POST /predict, that serves `model` (a fitted classifier)."""
+    """A Flask app that serves `model` (a fitted classifier): POST /predict, and a menu at GET /."""
     app = Flask(__name__)
 
     @app.get("/")
