@@ -225,18 +225,41 @@ def _language_of(path: Path) -> str:
     }.get(path.suffix, "docker" if path.name == "Dockerfile" else "text")
 
 
+def _marked_lines(lines: list[str], marker: str, begin: int = 0) -> list[int]:
+    """Indexes of the lines from `begin` on that a marker names: the lines equal to it (trailing
+    spaces ignored) if any, else those that begin with it, else those that contain it."""
+    candidates = range(begin, len(lines))
+    for matches in (
+        lambda line: line.rstrip() == marker.rstrip(),
+        lambda line: line.startswith(marker),
+        lambda line: marker in line,
+    ):
+        found = [i for i in candidates if matches(lines[i])]
+        if found:
+            return found
+    return []
+
+
 def show_source(path: str | Path, start: str | None = None, end: str | None = None) -> Code:
-    """Show a file of the repository (a path relative to its root), or the lines from the first
-    line containing `start` up to and including the first later line containing `end`."""
+    """Show a file of the repository (a path relative to its root), or a slice of it: from the line
+    `start` names (else the top) to the first line from there that `end` names (else the bottom).
+    A line equal to a marker wins over one beginning with it, which wins over one containing it.
+    A `start` that names no line, or several, raises ValueError, as does an `end` naming none."""
     file = _resolve(path)
     lines = file.read_text().splitlines()
+    first, last = 0, len(lines) - 1
     if start is not None:
-        first = next(i for i, line in enumerate(lines) if start in line)
-        last = len(lines) - 1
-        if end is not None:
-            last = next(i for i in range(first, len(lines)) if end in lines[i])
-        lines = lines[first : last + 1]
-    return Code("\n".join(lines), _language_of(file))
+        found = _marked_lines(lines, start)
+        if len(found) != 1:
+            where = ", ".join(str(i + 1) for i in found) or "no line"
+            raise ValueError(f"start {start!r} must name one line of {path}, not: {where}")
+        first = found[0]
+    if end is not None:
+        found = _marked_lines(lines, end, begin=first)
+        if not found:
+            raise ValueError(f"end {end!r} names no line of {path} from line {first + 1} on")
+        last = found[0]
+    return Code("\n".join(lines[first : last + 1]), _language_of(file))
 
 
 def show_diff(old: str | Path, new: str | Path, context: int = 2) -> Code:

@@ -126,3 +126,46 @@ def test_show_diff_between_two_files(tmp_path):
     finally:
         toolbox.REPO_ROOT = original_root
     assert "-b = 2" in diff and "+b = 3" in diff
+
+
+WORKFLOW_LIKE = """\
+name: ci
+concurrency:
+  cancel-in-progress: true
+jobs:
+  test:
+    image: not-this-one
+  image:
+    runs-on: ubuntu
+    steps: done
+"""
+
+
+@pytest.fixture
+def workflow_file(tmp_path, monkeypatch):
+    import examples.toolbox as toolbox
+
+    (tmp_path / "ci.yml").write_text(WORKFLOW_LIKE)
+    monkeypatch.setattr(toolbox, "REPO_ROOT", tmp_path)
+    return "ci.yml"
+
+
+def test_show_source_honours_end_without_start(workflow_file):
+    shown = repr(show_source(workflow_file, end="cancel-in-progress"))
+    assert shown.splitlines() == ["name: ci", "concurrency:", "  cancel-in-progress: true"]
+
+
+def test_show_source_prefers_the_line_a_marker_equals(workflow_file):
+    # "  image:" is also inside "    image: not-this-one"; the line equal to it is the one meant.
+    shown = repr(show_source(workflow_file, start="  image:", end="steps:"))
+    assert shown.splitlines() == ["  image:", "    runs-on: ubuntu", "    steps: done"]
+
+
+def test_show_source_refuses_an_ambiguous_or_missing_marker(workflow_file):
+    # No line equals "image" or begins with it, and two lines contain it.
+    with pytest.raises(ValueError, match=r"must name one line of ci.yml, not: 6, 7"):
+        show_source(workflow_file, start="image")
+    with pytest.raises(ValueError, match="not: no line"):
+        show_source(workflow_file, start="deploy:")
+    with pytest.raises(ValueError, match="names no line"):
+        show_source(workflow_file, start="jobs:", end="cancel-in-progress")
