@@ -44,13 +44,19 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# Every stored prediction has its own id (storage.py), returned with it.
+PREDICTION_ID = "This prediction's own id, the key under which it is stored"
+
+
 class PredictionResponse(BaseModel):
+    prediction_id: str = Field(description=PREDICTION_ID)
     prediction: str = Field(description="The most probable class")
     probabilities: dict[str, float] = Field(description="Probability of every class; they sum to 1")
     model_version: str
 
 
 class BatchItem(BaseModel):
+    prediction_id: str = Field(description=PREDICTION_ID)
     prediction: str
     probabilities: dict[str, float]
 

@@ -2,6 +2,7 @@
 the schema is built and evolved by migrations."""
 
 import sqlite3
+import uuid
 import time
 
 import pytest
@@ -36,6 +37,24 @@ def test_a_prediction_is_a_row_before_the_answer(app_and_engine):
     assert row["probabilities"]["class_0"] == 0.8
     assert row["model_version"] == "1.0.0"
     assert len(row["request_id"]) == 32
+    assert uuid.UUID(row["prediction_id"])  # the fake route gave none: a random UUID
+
+
+def test_each_stored_row_has_the_id_the_client_received(tmp_path, model_dir):
+    from examples.serving import Settings, create_app
+
+    app = create_app(Settings.isolated(tmp_path, model_dir=model_dir))
+    engine = app.extensions["prediction_store"]
+    row = {"alcohol": 13.2, "malic_acid": 1.8, "ash": 2.4, "alcalinity_of_ash": 17.0,
+           "magnesium": 100.0, "total_phenols": 2.5, "flavanoids": 2.5,
+           "nonflavanoid_phenols": 0.3, "proanthocyanins": 1.6, "color_intensity": 5.0,
+           "hue": 1.0, "od280_od315_of_diluted_wines": 2.8, "proline": 1000.0}  # fmt: skip
+    body = app.test_client().post("/v1/predict/batch", json={"instances": [row] * 3}).get_json()
+    sent = [item["prediction_id"] for item in body["predictions"]]
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(storage.predictions.c.prediction_id)).scalars().all()
+    assert sorted(stored) == sorted(sent) and len(set(sent)) == 3
+    engine.dispose()
 
 
 def test_a_batch_is_stored_in_one_transaction(app_and_engine):
@@ -93,11 +112,18 @@ def test_migrations_create_then_evolve_the_table(tmp_path):
             "'{}', '{}')"
         )
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0004"
     inspector = sa.inspect(engine)
-    assert "client_name" in {c["name"] for c in inspector.get_columns("predictions")}
-    assert "ix_predictions_created_at" in {i["name"] for i in inspector.get_indexes("predictions")}
-    assert storage.count_rows(engine) == 1  # the old row survived
+    assert {"client_name", "prediction_id"} <= {
+        c["name"] for c in inspector.get_columns("predictions")
+    }
+    indexes = {i["name"] for i in inspector.get_indexes("predictions")}
+    assert {"ix_predictions_created_at", "ix_predictions_prediction_id"} <= indexes
+    assert inspector.has_table("idempotency_keys")
+    assert storage.count_rows(engine) == 1  # the old row survived, with an id of its own
+    with engine.connect() as connection:
+        [old_id] = connection.execute(sa.select(storage.predictions.c.prediction_id)).scalars()
+    assert old_id.startswith("legacy-")
     downgrade(engine, "base")
     assert current_revision(engine) is None
     assert not sa.inspect(engine).has_table("predictions")
@@ -107,7 +133,7 @@ def test_the_migrations_command(tmp_path, monkeypatch, capsys):
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("SERVING_DATABASE_URL", url)
     assert migrations_main(["upgrade"]) == 0
-    assert "is at revision 0002" in capsys.readouterr().out
+    assert "is at revision 0004" in capsys.readouterr().out
     assert migrations_main(["downgrade", "0001"]) == 0
     assert "is at revision 0001" in capsys.readouterr().out
     assert migrations_main(["current"]) == 0

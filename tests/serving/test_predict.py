@@ -1,5 +1,7 @@
 """Predictions, batches, model information, liveness and readiness."""
 
+import uuid
+
 import numpy as np
 import pytest
 
@@ -12,8 +14,9 @@ def test_one_prediction_has_the_documented_shape(client, features):
     response = client.post("/v1/predict", json={"features": features})
     assert response.status_code == 200
     body = response.get_json()
-    assert list(body) == ["prediction", "probabilities", "model_version"]
+    assert list(body) == ["prediction_id", "prediction", "probabilities", "model_version"]
     PredictionResponse.model_validate(body, strict=True)
+    uuid.UUID(body["prediction_id"].removesuffix("-0"))  # a random UUID, then the row's position
     assert list(body["probabilities"]) == CLASS_NAMES
     assert body["prediction"] == max(body["probabilities"], key=body["probabilities"].get)
     assert body["model_version"] == "1.0.0"
@@ -63,6 +66,15 @@ def test_golden_batch_equals_the_pipeline(client, model_dir, metadata, test_spli
     assert [item["prediction"] for item in body["predictions"]] == [
         CLASS_NAMES[i] for i in expected.argmax(axis=1)
     ]
+
+
+def test_every_row_of_a_batch_has_its_own_id(client, features):
+    body = client.post("/v1/predict/batch", json={"instances": [features] * 3}).get_json()
+    ids = [item["prediction_id"] for item in body["predictions"]]
+    assert len(set(ids)) == 3
+    assert [i.rsplit("-", 1)[1] for i in ids] == ["0", "1", "2"]
+    again = client.post("/v1/predict/batch", json={"instances": [features]}).get_json()
+    assert again["predictions"][0]["prediction_id"] not in ids
 
 
 def test_a_batch_is_one_call_to_predict_proba(app, client, features):
