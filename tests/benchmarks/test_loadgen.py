@@ -159,3 +159,147 @@ def test_summary_reports_counts_and_milliseconds():
     assert summary["requests"] == 3 and summary["ok"] == 2
     assert summary["statuses"] == {200: 2, 503: 1}
     assert summary["p50_ms"] == pytest.approx(2000.0)
+
+
+# ---- open loop, the socket client, wrk ---------------------------------------------------------
+
+
+def test_a_fixed_timetable_is_evenly_spaced_and_bounded():
+    from examples.loadgen import arrival_times
+
+    times = arrival_times(50, 2.0, "fixed")
+    assert times.size == 100 and times[0] == 0.0
+    assert np.allclose(np.diff(times), 0.02)
+    assert times[-1] < 2.0
+
+
+def test_a_poisson_timetable_has_the_right_rate_and_is_reproducible():
+    from examples.loadgen import arrival_times
+
+    times = arrival_times(1_000, 20.0, "poisson", seed=4)
+    assert np.array_equal(times, arrival_times(1_000, 20.0, "poisson", seed=4))
+    assert times.size == pytest.approx(20_000, abs=4 * 20_000**0.5)  # Poisson count, 4 sd
+    gaps = np.diff(times)
+    assert gaps.mean() == pytest.approx(1e-3, rel=0.03)
+    assert gaps.std() == pytest.approx(1e-3, rel=0.05)  # exponential: sd = mean
+    assert times.max() < 20.0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"rate": 0}, {"rate": 1e9}, {"seconds": 0}, {"seconds": 1e6}, {"arrivals": "bursty"}]
+)
+def test_absurd_timetables_are_refused(kwargs):
+    from examples.loadgen import arrival_times
+
+    with pytest.raises(ValueError):
+        arrival_times(**{"rate": 10, "seconds": 1, **kwargs})
+
+
+def test_the_open_loop_sends_every_request_on_its_timetable():
+    from examples.loadgen import arrival_times, run_open_loop
+
+    app = slow_app(0.0)
+    with serve_app(app) as server:
+        result = run_open_loop(server.url + "/echo", method="POST", json={"x": 1}, rate=100,
+                               seconds=1.0, arrivals="fixed")  # fmt: skip
+    assert [r.start for r in result.records] == pytest.approx(
+        list(arrival_times(100, 1.0, "fixed"))
+    )
+    assert result.status_counts() == {200: 100} and app.config["served"] == 100
+    assert result.offered_rate == 100 and result.unsent == 0
+    assert all(r.latency >= r.send_delay >= 0 for r in result.records)
+    assert result.wall_seconds < 3.0
+
+
+def test_the_open_loop_refuses_other_hosts_and_stops_at_its_time_cap():
+    from examples.loadgen import run_open_loop
+
+    with pytest.raises(ValueError, match="refusing"):
+        run_open_loop("http://example.com/", rate=1, seconds=1)
+    with serve_app(slow_app(0.2)) as server:
+        # One thread, 0.2 s per request, 20 due per second: it falls behind and the cap cuts it.
+        result = run_open_loop(server.url + "/echo", method="POST", rate=20, seconds=2.0,
+                               arrivals="fixed", connections=1, max_seconds=1.0)  # fmt: skip
+    assert result.unsent > 0
+    assert all(r.start + r.send_delay < 1.0 for r in result.records)
+    assert len(result.records) + result.unsent == 40
+
+
+def test_late_requests_are_charged_their_lateness():
+    from examples.loadgen import run_open_loop
+
+    with serve_app(slow_app(0.05)) as server:
+        # One connection, 0.05 s per request, due every 0.025 s: each waits longer than the last.
+        result = run_open_loop(server.url + "/echo", method="POST", rate=40, seconds=0.5,
+                               arrivals="fixed", connections=1)  # fmt: skip
+    delays = [r.send_delay for r in result.records]
+    assert delays[-1] > 0.15 and delays[-1] > delays[1]
+    service = [r.latency - r.send_delay for r in result.records]
+    assert max(service) < result.records[-1].latency
+
+
+def test_the_socket_client_matches_the_requests_client():
+    app = slow_app(0.0)
+    with serve_app(app) as server:
+        result = run_load(server.url + "/echo", method="POST", json={"x": 1}, concurrency=2,
+                          max_requests=20, max_seconds=10, client="socket")  # fmt: skip
+    assert result.status_counts() == {200: 20} and app.config["served"] == 20
+    with pytest.raises(ValueError):
+        run_load(server.url, client="curl", max_requests=1, max_seconds=1)
+
+
+def test_open_loop_p99_sees_pauses_that_the_closed_loop_hides():
+    from examples.loadgen import run_open_loop
+    from examples.production_demos.pausing_app import create_app
+
+    pause, every = 0.1, 1.0
+    app = create_app(pause_ms=pause * 1e3, every_ms=every * 1e3)
+    with serve_app(app) as server:
+        closed = run_load(server.url + "/work", concurrency=1, max_requests=100_000,
+                          max_seconds=2.0, client="socket")  # fmt: skip
+        pauses = app.test_client().get("/stats").json["pauses"]
+        opened = run_open_loop(server.url + "/work", rate=200, seconds=2.0)
+    # A closed-loop client meets each pause with its one request in flight: at most one slow
+    # request per pause. On the timetable, every request due during a pause waits for it.
+    slow_closed = int(np.sum(closed.latencies() >= 0.8 * pause))
+    assert slow_closed <= pauses + 1
+    slow_share = np.mean(opened.latencies() >= 0.2 * pause)
+    assert slow_share > 0.03  # about (pause - 0.2 pause) / (pause + every) = 7 % expected
+    assert percentiles(opened.latencies(), [99])[99] > 0.5 * pause
+    assert slow_share > 3 * slow_closed / closed.latencies().size
+
+
+def test_pausing_app_settings_are_bounded():
+    from examples.production_demos.pausing_app import create_app
+
+    with pytest.raises(ValueError):
+        create_app(pause_ms=10_000_000)
+    stats = create_app(pause_ms=0, work_ms=0).test_client()
+    assert stats.get("/work").status_code == 200
+    assert stats.get("/stats").json["served"] == 1
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/usr/bin/wrk"), reason="needs Debian's wrk")
+def test_wrk_reports_its_counts_and_its_own_cpu():
+    from examples.loadgen import run_wrk
+
+    app = slow_app(0.0)
+    with serve_app(app) as server:
+        result = run_wrk(server.url + "/echo", method="POST", json={"x": 1}, connections=2,
+                         seconds=1)  # fmt: skip
+    assert result.requests > 0 and result.non_2xx == 0 and result.errors == 0
+    assert app.config["served"] >= result.requests
+    assert 0 < result.client_cpu_seconds < 5
+    assert result.rate == pytest.approx(result.requests / result.seconds)
+
+
+def test_littles_law_check_passes_and_fails():
+    from examples.loadgen import check_littles_law
+
+    passing = check_littles_law(in_system=8, arrival_rate=400, mean_latency=0.0195)
+    assert passing.holds and passing.ratio == pytest.approx(0.975)
+    # W timed by the server alone misses the backlog: lambda W ~ 1 busy worker, not 8 clients.
+    failing = check_littles_law(in_system=8, arrival_rate=400, mean_latency=0.0025)
+    assert not failing.holds and failing.ratio == pytest.approx(0.125)
+    with pytest.raises(ValueError):
+        check_littles_law(0, 1, 1)
