@@ -101,4 +101,5 @@ def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[
             settings.database_url,
             migrate=settings.database_migrate,
             busy_timeout_ms=settings.database_busy_timeout_ms,
+            idempotency_key_seconds=settings.idempotency_key_seconds,
         )

@@ -60,6 +60,13 @@ class Settings:
     rate_limit_database: Path = REPO_ROOT / "var" / "rate_limits.sqlite3"
     log_level: str = "INFO"
 
+    # Issue 15 (storage and model integrity):
+    # How long a stored Idempotency-Key (and its answer) is kept; a retry after that is new.
+    idempotency_key_seconds: int = 24 * 3600
+    # The model file's expected SHA-256, from the release record, not from the model's folder:
+    # when set, a model whose digest differs is refused, even with metadata that agrees with it.
+    model_sha256: str = ""
+
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise SettingsError("SERVING_MAX_BODY_BYTES must be a positive number of bytes")
@@ -119,6 +126,7 @@ def _convert(name: str, text: str):
         "token_lifetime_seconds",
         "rate_limit_per_minute",
         "rate_limit_burst",
+        "idempotency_key_seconds",
     }:
         return int(text)
     if name == "rate_limit_database":
