@@ -80,13 +80,96 @@ def compare_proportions(
 
 def trials_per_group(rate_a: float, rate_b: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """How many requests each version needs so that a two-sided test at level `alpha` detects the
-    difference between these two rates with probability `power` (normal approximation)."""
+    difference between these two rates with probability `power`, with equal groups (the classic
+    normal-approximation formula without continuity correction, Fleiss's tables)."""
     z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
     mean = (rate_a + rate_b) / 2
     spread = z_alpha * np.sqrt(2 * mean * (1 - mean)) + z_power * np.sqrt(
         rate_a * (1 - rate_a) + rate_b * (1 - rate_b)
     )
     return int(np.ceil(spread**2 / (rate_a - rate_b) ** 2))
+
+
+@dataclass(frozen=True)
+class CanarySize:
+    """Requests needed on the stable arm and on the canary arm, and their total."""
+
+    stable: int
+    canary: int
+
+    @property
+    def total(self) -> int:
+        return self.stable + self.canary
+
+
+def noninferiority_size(
+    rate_stable: float,
+    rate_canary: float,
+    margin: float,
+    *,
+    canary_share: float = 0.2,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> CanarySize:
+    """Requests per arm for the one-sided question "is the canary's success rate worse than the
+    stable one's by more than `margin`?", with a share `canary_share` of the traffic on the canary.
+
+    H0: p_canary - p_stable <= -margin, rejected (the canary is declared non-inferior) when the
+    lower one-sided (1 - alpha) confidence bound of the difference lies above -margin. The power
+    is computed at the assumed true rates, with the unpooled normal approximation (Chow, Shao and
+    Wang, section 4.2): n_stable = (z_{1-alpha} + z_power)^2 (p_s q_s + p_c q_c / k) / (d + margin)^2,
+    where k = n_canary / n_stable and d = p_canary - p_stable. With `margin=0` it is the
+    one-sided size for showing the canary better than the stable version."""
+    if not 0 < canary_share < 1:
+        raise ValueError("canary_share must be strictly between 0 and 1")
+    gap = rate_canary - rate_stable + margin
+    if gap <= 0:
+        raise ValueError("the assumed difference must lie above -margin, or no size has power")
+    ratio = canary_share / (1 - canary_share)
+    z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)
+    variance = rate_stable * (1 - rate_stable) + rate_canary * (1 - rate_canary) / ratio
+    stable = int(np.ceil(z**2 * variance / gap**2))
+    return CanarySize(stable, int(np.ceil(stable * ratio)))
+
+
+def simulated_noninferiority_power(
+    rate_stable: float,
+    rate_canary: float,
+    margin: float,
+    size: CanarySize,
+    *,
+    alpha: float = 0.05,
+    repeats: int = 4000,
+    seed: int = 0,
+) -> float:
+    """The share of simulated canaries of this size whose Wald lower bound for p_c - p_s lies
+    above -margin: a check of `noninferiority_size` by simulation."""
+    rng = np.random.default_rng(seed)
+    p_s = rng.binomial(size.stable, rate_stable, repeats) / size.stable
+    p_c = rng.binomial(size.canary, rate_canary, repeats) / size.canary
+    se = np.sqrt(p_s * (1 - p_s) / size.stable + p_c * (1 - p_c) / size.canary)
+    return float(np.mean(p_c - p_s - stats.norm.ppf(1 - alpha) * se > -margin))
+
+
+def noninferiority_decision(
+    successes_stable: int,
+    trials_stable: int,
+    successes_canary: int,
+    trials_canary: int,
+    margin: float,
+    alpha: float = 0.05,
+) -> tuple[str, float]:
+    """The decision rule fixed before the canary starts: ("non-inferior", bound) when the lower
+    one-sided (1 - alpha) bound of p_canary - p_stable (Newcombe's interval at 1 - 2 alpha) lies
+    above -margin; ("worse", bound) when the upper bound lies below 0; otherwise ("undecided", bound)."""
+    interval = compare_proportions(
+        successes_stable, trials_stable, successes_canary, trials_canary, 1 - 2 * alpha
+    )
+    if interval.low > -margin:
+        return "non-inferior", interval.low
+    if interval.high < 0:
+        return "worse", interval.low
+    return "undecided", interval.low
 
 
 def bootstrap_difference(

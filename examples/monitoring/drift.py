@@ -126,3 +126,70 @@ def drift_report(
     report.insert(4, "p_adjusted", CORRECTIONS[correction](report["p_value"].to_numpy()))
     report.insert(5, "drifted", report["p_adjusted"] < alpha)
     return report
+
+
+def ks_permutation_test(
+    reference: Sequence[float],
+    current: Sequence[float],
+    n_permutations: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """(KS statistic, permutation p-value). scipy's p-value assumes continuous data; with ties (an
+    integer feature such as magnesium) it is conservative. Shuffling the pooled values between
+    the two samples gives the statistic's null distribution with the ties as they are."""
+    reference, current = np.asarray(reference, float), np.asarray(current, float)
+    observed = stats.ks_2samp(reference, current).statistic
+    pooled = np.concatenate([reference, current])
+    rng = np.random.default_rng(seed)
+    larger = 0
+    for _ in range(n_permutations):
+        shuffled = rng.permutation(pooled)
+        larger += stats.ks_2samp(
+            shuffled[: reference.size], shuffled[reference.size :]
+        ).statistic >= (observed - 1e-12)
+    return float(observed), float((larger + 1) / (n_permutations + 1))
+
+
+def cusum(z_values: Sequence[float], allowance: float = 0.5) -> np.ndarray:
+    """Two-sided CUSUM path: S_t = max(S+_t, S-_t) with S+_t = max(0, S+_{t-1} + z_t - k) and
+    S-_t = max(0, S-_{t-1} - z_t - k). Small shifts that persist add up; noise drains away at k
+    per step. An alarm is S_t above a threshold h chosen for a false-alarm budget."""
+    upper = lower = 0.0
+    path = []
+    for z in np.asarray(z_values, dtype=float):
+        upper, lower = max(0.0, upper + z - allowance), max(0.0, lower - z - allowance)
+        path.append(max(upper, lower))
+    return np.array(path)
+
+
+def hourly_z(
+    rng: np.random.Generator,
+    hours: int,
+    per_hour: int,
+    shift: float = 0.0,
+    start: int = 0,
+    reference_size: int | None = None,
+    repeats: int = 1,
+) -> np.ndarray:
+    """Simulated hourly z-statistics of one standardised feature, (repeats, hours): the hour's mean
+    minus the reference mean, over 1/sqrt(per_hour). From hour `start` on, the feature's mean has
+    moved by `shift` standard deviations. With `reference_size`, the reference mean is itself
+    estimated from that many rows, an error shared by every hour of the month."""
+    means = rng.normal(0.0, 1 / np.sqrt(per_hour), (repeats, hours))
+    means[:, start:] += shift
+    if reference_size:
+        means -= rng.normal(0.0, 1 / np.sqrt(reference_size), (repeats, 1))
+    return means * np.sqrt(per_hour)
+
+
+def cusum_alarms(z: np.ndarray, threshold: float, allowance: float = 0.5) -> np.ndarray:
+    """For each row of hourly z-values: the first hour whose CUSUM exceeds `threshold`, or -1."""
+    upper = np.zeros(z.shape[0])
+    lower = np.zeros(z.shape[0])
+    first = np.full(z.shape[0], -1)
+    for hour in range(z.shape[1]):
+        upper = np.maximum(0.0, upper + z[:, hour] - allowance)
+        lower = np.maximum(0.0, lower - z[:, hour] - allowance)
+        crossed = (np.maximum(upper, lower) > threshold) & (first < 0)
+        first[crossed] = hour
+    return first

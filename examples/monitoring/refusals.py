@@ -1,0 +1,61 @@
+"""What the prediction table cannot show. A request refused with 422 is never stored, so a drift
+report built from stored rows misses exactly the most unusual inputs. A monitor therefore counts
+refusals too: their rate, and the fields and reasons in the error bodies the service returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def refusal_table(error_bodies: Iterable[Mapping]) -> pd.DataFrame:
+    """One row per (field, problem) found in the `details` of 422 error bodies, with its count,
+    most frequent first. `field` is "features.alcohol" style, as the service writes it."""
+    rows = [
+        {"field": detail.get("field", "body"), "problem": detail.get("problem", "")}
+        for body in error_bodies
+        for detail in (body.get("error") or {}).get("details") or []
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["field", "problem", "count"])
+    frame = pd.DataFrame(rows).value_counts().rename("count").reset_index()
+    return frame.sort_values(["count", "field"], ascending=[False, True], ignore_index=True)
+
+
+def refusal_rate_alarm(
+    refused: int, total: int, baseline_rate: float, alpha: float = 0.01
+) -> tuple[float, bool]:
+    """(p-value, alarm) of a one-sided exact binomial test: is the share of refused requests in
+    this window higher than the `baseline_rate` measured on normal traffic?"""
+    test = stats.binomtest(refused, total, baseline_rate, alternative="greater")
+    return float(test.pvalue), bool(test.pvalue < alpha)
+
+
+def class_share_test(
+    reference: Sequence, current: Sequence, classes: Sequence | None = None
+) -> pd.DataFrame:
+    """Shares of each predicted class in two periods and a chi-square test of homogeneity
+    (the p-value in the frame's `attrs`). A label-free signal: if the mix of answers moves,
+    either the inputs or the model moved."""
+    reference, current = pd.Series(reference), pd.Series(current)
+    classes = list(classes) if classes is not None else sorted(set(reference) | set(current))
+    counts = np.array(
+        [
+            [int((reference == c).sum()) for c in classes],
+            [int((current == c).sum()) for c in classes],
+        ]
+    )
+    keep = counts.sum(axis=0) > 0
+    p_value = float(stats.chi2_contingency(counts[:, keep]).pvalue) if keep.sum() > 1 else 1.0
+    frame = pd.DataFrame(
+        {
+            "class": classes,
+            "reference_share": counts[0] / counts[0].sum(),
+            "current_share": counts[1] / counts[1].sum(),
+        }
+    ).set_index("class")
+    frame.attrs["p_value"] = p_value
+    return frame
