@@ -32,12 +32,17 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    status: int
+    status: int = Field(
+        description="The HTTP status code again, for clients that log only the body"
+    )
     code: str = Field(
         description="A stable, machine-readable name: validation_error, not_found, ..."
     )
     message: str = Field(description="One sentence a person can act on")
-    details: list[ErrorDetail] = Field(default_factory=list)
+    details: list[ErrorDetail] = Field(
+        default_factory=list,
+        description="One entry per field at fault, filled for a 422 validation error; empty otherwise",
+    )
 
 
 class ErrorResponse(BaseModel):
