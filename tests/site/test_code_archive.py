@@ -1,0 +1,193 @@
+"""The code one click away: the site's archive of the repository, and downloadable chapters that
+say where their package comes from (book/_ext/code_archive.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tools.book_checks import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
+
+import code_archive  # noqa: E402 - lives in book/_ext, which Sphinx loads by path
+
+SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
+PREFIX = f"{code_archive.ARCHIVE_FOLDER}/"
+
+
+def tracked_files(repo: Path) -> set[str]:
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True, text=True
+    ).stdout.split("\0")
+    return {name for name in listed if name and (repo / name).is_file()}
+
+
+def archived_files(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as opened:
+        return {
+            member.name.removeprefix(PREFIX): opened.extractfile(member).read()
+            for member in opened.getmembers()
+            if member.isfile()
+        }
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def toy_repo(tmp_path) -> Path:
+    repo = tmp_path / "repo"
+    (repo / "examples").mkdir(parents=True)
+    (repo / "examples" / "__init__.py").write_text("VERSION = 1\n")
+    (repo / "README.md").write_text("toy\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "toy")
+    (repo / "untracked.txt").write_text("not part of the code\n")
+    return repo
+
+
+def test_the_archive_of_this_repository_holds_exactly_its_tracked_files(tmp_path):
+    state = code_archive.write_archive(REPO_ROOT, tmp_path / "code.tar.gz")
+    assert state is not None
+    with tarfile.open(tmp_path / "code.tar.gz") as opened:
+        names = opened.getnames()
+    assert all(name.startswith(PREFIX) or name == PREFIX.rstrip("/") for name in names)
+    assert set(archived_files(tmp_path / "code.tar.gz")) == tracked_files(REPO_ROOT)
+    assert set(state.files) == tracked_files(REPO_ROOT)
+
+
+def test_a_clean_tree_is_archived_as_its_commit(toy_repo, tmp_path):
+    state = code_archive.write_archive(toy_repo, tmp_path / "code.tar.gz")
+    assert state is not None and not state.dirty
+    files = archived_files(tmp_path / "code.tar.gz")
+    assert set(files) == {"README.md", "examples/__init__.py"}  # not the untracked file
+
+
+def test_a_dirty_tree_is_archived_as_built_and_says_so(toy_repo, tmp_path):
+    (toy_repo / "examples" / "__init__.py").write_text("VERSION = 2\n")
+    state = code_archive.write_archive(toy_repo, tmp_path / "code.tar.gz")
+    assert state is not None and state.dirty
+    files = archived_files(tmp_path / "code.tar.gz")
+    assert set(files) == {"README.md", "examples/__init__.py"}
+    assert files["examples/__init__.py"] == b"VERSION = 2\n"
+
+
+def test_outside_a_checkout_there_is_no_archive(tmp_path):
+    (tmp_path / "plain").mkdir()
+    assert code_archive.write_archive(tmp_path / "plain", tmp_path / "code.tar.gz") is None
+    assert not (tmp_path / "code.tar.gz").exists()
+
+
+def test_the_unpacked_archive_passes_the_books_own_check_of_a_chapter(tmp_path):
+    """Strict nbval of chapter 4 from the unpacked copy, with that copy's `examples` package.
+
+    The third-party packages come from this repository's .venv (installing them again would take
+    minutes); the book's own code comes from the unpacked copy, put first on PYTHONPATH, and the
+    kernel's `examples.__file__` is checked to be the unpacked one.
+    """
+    code_archive.write_archive(REPO_ROOT, tmp_path / "code.tar.gz")
+    with tarfile.open(tmp_path / "code.tar.gz") as opened:
+        opened.extractall(tmp_path, filter="data")
+    copy = tmp_path / code_archive.ARCHIVE_FOLDER
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import examples; print(examples.__file__)"],
+        env=env,
+        cwd=copy / "notebooks",
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(copy), where
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval",
+            "--nbval-sanitize-with",
+            "nbval_sanitize.cfg",
+            "notebooks/04_json.ipynb",
+        ],
+        env=env,
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def _chapter_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "04_json.ipynb"
+    shutil.copy(REPO_ROOT / "notebooks" / "04_json.ipynb", target)
+    assert code_archive.add_setup_cell(target, "", "the archive serving-ml-book.tar.gz")
+    return target
+
+
+def test_the_setup_cell_is_added_once_and_first(tmp_path):
+    target = _chapter_copy(tmp_path)
+    assert not code_archive.add_setup_cell(target, "", "the archive")  # a second build: no change
+    notebook = nbformat.read(target, as_version=4)
+    nbformat.validate(notebook)
+    original = nbformat.read(REPO_ROOT / "notebooks" / "04_json.ipynb", as_version=4)
+    assert len(notebook.cells) == len(original.cells) + 1
+    assert notebook.cells[0].metadata["tags"] == [code_archive.SETUP_TAG]
+    assert [cell.source for cell in notebook.cells[1:]] == [cell.source for cell in original.cells]
+
+
+def test_a_downloaded_chapter_without_the_package_says_how_to_get_it(tmp_path):
+    """The first cell, run by a Python without `examples` (Debian's python3), stops with the how-to."""
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        pytest.skip("no /usr/bin/python3 to play a reader's machine")
+    missing = subprocess.run(
+        [python, "-I", "-c", "import examples"], capture_output=True, cwd=tmp_path
+    )
+    assert missing.returncode != 0, "the system python has the package; pick another"
+    source = nbformat.read(_chapter_copy(tmp_path), as_version=4).cells[0].source
+    result = subprocess.run(
+        [python, "-I", "-c", source], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("RuntimeError: This notebook needs the book's package `examples`")
+    assert "make book" in last_line and "serving-ml-book.tar.gz" in last_line
+    assert "ModuleNotFoundError" not in result.stderr
+
+
+def test_a_downloaded_chapter_with_the_package_runs_its_first_cell_quietly(tmp_path):
+    notebook = nbformat.read(_chapter_copy(tmp_path), as_version=4)
+    notebook.cells = notebook.cells[:1]
+    NotebookClient(notebook, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert notebook.cells[0].outputs[0]["text"] == "the book's package is available\n"
+
+
+def test_the_built_site_offers_the_archive_and_ready_chapters():
+    if not (SITE / "index.html").exists():
+        pytest.skip(f"no built site in {SITE}: run `make book` first")
+    assert (SITE / code_archive.ARCHIVE_NAME).stat().st_size > 100_000
+    chapters = sorted((SITE / "_sources" / "notebooks").glob("*.ipynb"))
+    assert chapters
+    for chapter in chapters:
+        first = json.loads(chapter.read_text())["cells"][0]
+        assert first["metadata"]["tags"] == [code_archive.SETUP_TAG], chapter.name
+    for page in ("book/welcome.html", "book/setup.html", "notebooks/04_json.html"):
+        assert f'href="../{code_archive.ARCHIVE_NAME}"' in (SITE / page).read_text(), page
+    assert "download-pdf-button" not in (SITE / "notebooks" / "04_json.html").read_text()
