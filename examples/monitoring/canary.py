@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -204,3 +205,31 @@ def bootstrap_difference(
     return Comparison(
         value_a, value_b, value_b - value_a, float(interval.low), float(interval.high), confidence
     )
+
+
+def per_arm_summary(assignments: Sequence) -> pd.DataFrame:
+    """Label-free signals per arm from a router's records (objects with `arm`, `status`,
+    `seconds`): requests, server errors (5xx), their rate, and latency percentiles in ms."""
+    frame = pd.DataFrame(
+        {
+            "arm": [a.arm for a in assignments],
+            "error": [a.status >= 500 for a in assignments],
+            "ms": [1000 * a.seconds for a in assignments],
+        }
+    )
+    return frame.groupby("arm").agg(
+        requests=("error", "size"),
+        errors=("error", "sum"),
+        error_rate=("error", "mean"),
+        p50_ms=("ms", "median"),
+        p95_ms=("ms", lambda ms: float(np.quantile(ms, 0.95))),
+    )
+
+
+def disagreement(predicted_a: Sequence, predicted_b: Sequence) -> tuple[int, int, float, float]:
+    """(disagreements, pairs, low, high): how often two versions predicted different classes for
+    the same requests, with Wilson's 95% interval for the rate. Needs no labels."""
+    a, b = np.asarray(predicted_a), np.asarray(predicted_b)
+    differ = int(np.sum(a != b))
+    low, high = wilson_interval(differ, a.size)
+    return differ, int(a.size), low, high

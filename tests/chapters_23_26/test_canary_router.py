@@ -88,3 +88,54 @@ def test_a_version_that_is_down_gives_the_error_shape(upstreams):
 def test_share_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match="share"):
         CanaryRouter("http://127.0.0.1:1", "http://127.0.0.1:2", share=1.5)
+
+
+def test_a_client_stays_on_one_arm(upstreams):
+    router = CanaryRouter(*upstreams, share=0.3, sticky_header="X-Client-Id", salt="trial-1")
+    with serve_app(router) as front, requests.Session() as session:
+        seen = {}
+        for _ in range(3):
+            for client in range(40):
+                answer = session.get(
+                    front.url + "/", headers={"X-Client-Id": f"c{client}"}, timeout=5
+                )
+                seen.setdefault(client, set()).add(answer.headers[ARM_HEADER])
+    assert all(len(arms) == 1 for arms in seen.values())
+    assert {a.client for a in router.assignments} == {f"c{i}" for i in range(40)}
+
+
+def test_sticky_assignment_follows_the_share_and_the_salt():
+    from examples.canary import sticky_arm
+
+    ids = [f"client-{i}" for i in range(4000)]
+    canary = sum(sticky_arm(i, 0.2, "a") for i in ids)
+    assert stats.binomtest(canary, 4000, 0.2).pvalue > 0.001
+    # Another salt is another, nearly independent, draw of the clients.
+    both = sum(sticky_arm(i, 0.2, "a") and sticky_arm(i, 0.2, "b") for i in ids)
+    assert both == pytest.approx(4000 * 0.04, abs=60)
+
+
+def test_shadow_mode_answers_from_stable_and_records_the_canary(upstreams):
+    router = CanaryRouter(*upstreams, share=0.5, shadow=True)
+    with serve_app(router) as front, requests.Session() as session:
+        names = [
+            session.post(front.url + "/p", data="x", timeout=5).json()["name"] for _ in range(10)
+        ]
+    assert names == ["one"] * 10
+    assert len(router.shadow_pairs) == 10
+    assert {json.loads(p.canary_body)["name"] for p in router.shadow_pairs} == {"two"}
+    assert all(a.arm == "stable" and a.seconds > 0 for a in router.assignments)
+
+
+def test_per_arm_summary_and_disagreement():
+    from examples.canary import Assignment
+    from examples.monitoring import disagreement, per_arm_summary
+
+    records = [Assignment("stable", "/", 200, 0.010)] * 8 + [
+        Assignment("canary", "/", 503, 0.020)
+    ] * 2
+    summary = per_arm_summary(records)
+    assert summary.loc["canary", "error_rate"] == 1.0 and summary.loc["stable", "errors"] == 0
+    assert summary.loc["stable", "p50_ms"] == pytest.approx(10.0)
+    differ, pairs, low, high = disagreement(["a", "b", "c", "a"], ["a", "b", "a", "a"])
+    assert (differ, pairs) == (1, 4) and low < 0.25 < high
