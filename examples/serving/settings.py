@@ -52,13 +52,24 @@ class Settings:
     users: str = field(default="", repr=False)
     jwt_secret: str = field(default="", repr=False)
     token_lifetime_seconds: int = 900
-    # Per client (API key, user, or address): this many requests a minute on average, and up to
-    # `burst` at once, on the prediction and token routes. A benchmark turns it off.
+    # Per client (API key, user, or address): this many rows a minute on average, and up to
+    # `burst` rows at once (a batch costs one per row), on the prediction routes. A benchmark
+    # turns it off, together with the two limits below.
     rate_limit_enabled: bool = True
     rate_limit_per_minute: int = 6000
-    rate_limit_burst: int = 300
+    rate_limit_burst: int = 1000
     rate_limit_database: Path = REPO_ROOT / "var" / "rate_limits.sqlite3"
     log_level: str = "INFO"
+    # Chapter 20, second pass (rate_limit.py, auth/). Tokens signed with the previous secret are
+    # still accepted during a rotation; exp and iat are allowed this much clock skew.
+    jwt_previous_secret: str = field(default="", repr=False)
+    jwt_leeway_seconds: int = 5
+    # POST /v1/token attempts, per address and per user name: strict, since each costs a hash.
+    login_per_minute: int = 10
+    login_burst: int = 10
+    # Failed credentials (401s) per address; beyond them, 429 before any credential is checked.
+    failed_auth_per_minute: int = 60
+    failed_auth_burst: int = 30
 
     # Issue 15 (storage and model integrity):
     # How long a stored Idempotency-Key (and its answer) is kept; a retry after that is new.
@@ -97,6 +108,9 @@ class Settings:
         values = {}
         for setting in fields(cls):
             name = PREFIX + setting.name.upper()
+            if setting.name in SECRET_FIELDS and name + "_FILE" in environ:
+                values[setting.name] = _read_secret_file(name, environ)
+                continue
             if name not in environ:
                 continue
             text = environ[name]
@@ -105,6 +119,21 @@ class Settings:
             except ValueError as error:
                 raise SettingsError(f"{name}={text!r} is not valid: {error}") from None
         return cls(**values)
+
+
+# Secrets may come from a file named by SERVING_<NAME>_FILE (a Docker or Kubernetes secret, mounted
+# read-only) instead of the environment, which child processes inherit and /proc/PID/environ shows.
+SECRET_FIELDS = frozenset({"api_key_hashes", "users", "jwt_secret", "jwt_previous_secret"})
+
+
+def _read_secret_file(name: str, environ: Mapping[str, str]) -> str:
+    if name in environ:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    path = Path(environ[name + "_FILE"])
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise SettingsError(f"{name}_FILE={str(path)!r} cannot be read: {error.strerror}") from None
 
 
 def _convert(name: str, text: str):
@@ -127,6 +156,11 @@ def _convert(name: str, text: str):
         "rate_limit_per_minute",
         "rate_limit_burst",
         "idempotency_key_seconds",
+        "jwt_leeway_seconds",
+        "login_per_minute",
+        "login_burst",
+        "failed_auth_per_minute",
+        "failed_auth_burst",
     }:
         return int(text)
     if name == "rate_limit_database":
