@@ -1,11 +1,14 @@
 """API keys and bearer tokens: 401 without valid credentials, 403 with the wrong scope."""
 
+import hashlib
 import time
 
 import jwt
 import pytest
 
 from examples.serving import auth
+from examples.serving.auth import cli
+from tests.production.conftest import make_app
 
 API_KEY = "test-key-0123456789"
 SECRET = "s" * 40
@@ -136,6 +139,32 @@ def test_passwords_hash_with_salt_and_verify():
     assert first != second  # a fresh salt each time
     assert auth.verify_password("pw", first) and not auth.verify_password("pW", first)
     assert not auth.verify_password("pw", "scrypt-broken")
+    assert not auth.verify_password("pw", "$argon2id$broken")
+
+
+def test_passwords_use_argon2id_at_owasps_minimum():
+    # OWASP's Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 degree of parallelism.
+    assert auth.hash_password("pw").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_old_scrypt_hashes_still_verify_and_ask_to_be_rehashed():
+    # The first edition's format, made with its own parameters (N=2**14, r=8, p=1).
+    salt = bytes(range(16))
+    digest = hashlib.scrypt(b"old password", salt=salt, n=2**14, r=8, p=1)
+    old = f"scrypt-16384-8-1-{salt.hex()}-{digest.hex()}"
+    assert auth.verify_password("old password", old)
+    assert not auth.verify_password("Old password", old)
+    assert auth.needs_rehash(old) and not auth.needs_rehash(auth.hash_password("x"))
+    [user] = auth.parse_users(f"legacy:predict:{old}")
+    assert user.password_hash == old
+
+
+def test_users_with_argon2_hashes_parse_by_comma_or_newline():
+    first, second = auth.hash_password("one"), auth.hash_password("two")
+    for separator in (",", "\n", " ,\n"):
+        users = auth.parse_users(f"alice:predict:{first}{separator}bob:predict+read:{second}")
+        assert [(u.name, u.password_hash) for u in users] == [("alice", first), ("bob", second)]
+        assert users[1].scopes == {"predict", "read"}
 
 
 @pytest.mark.parametrize(
@@ -153,7 +182,7 @@ def test_malformed_settings_are_refused(settings):
 
 
 def test_new_key_command_prints_a_key_and_its_hash(capsys):
-    assert auth.main(["new-key", "reporting"]) == 0
+    assert cli.main(["new-key", "reporting"]) == 0
     lines = capsys.readouterr().out.splitlines()
     key = lines[1].strip()
     assert f"SERVING_API_KEY_HASHES=reporting:{auth.sha256_hex(key)}" in lines[-1]
@@ -164,7 +193,7 @@ def test_hash_password_command(capsys, monkeypatch):
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("hunter2\n"))
-    assert auth.main(["hash-password", "carol", "predict+read"]) == 0
+    assert cli.main(["hash-password", "carol", "predict+read"]) == 0
     line = capsys.readouterr().out.strip()
     [user] = auth.parse_users(line.removeprefix("SERVING_USERS="))
     assert user.scopes == {"predict", "read"}
@@ -174,12 +203,68 @@ def test_hash_password_command(capsys, monkeypatch):
 def test_dev_env_is_created_once(tmp_path, capsys):
     env, key_file = tmp_path / ".env", tmp_path / "var" / "dev-api-key"
     arguments = ["dev-env", "--env", str(env), "--key-file", str(key_file)]
-    assert auth.main(arguments) == 0
+    assert cli.main(arguments) == 0
     key = key_file.read_text().strip()
     text = env.read_text()
     assert f"dev:{auth.sha256_hex(key)}" in text and key not in text
     assert (env.stat().st_mode & 0o777) == 0o600
     assert key in capsys.readouterr().out
-    assert auth.main(arguments) == 0
+    assert cli.main(arguments) == 0
     assert "existing" in capsys.readouterr().out
     assert env.read_text() == text
+
+
+def signed(secret: str, **changes) -> str:
+    return jwt.encode(claims(**changes), secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(("seconds_late", "status"), [(3, 200), (30, 401)])
+def test_a_token_a_little_expired_is_accepted_within_the_leeway(mini_app, seconds_late, status):
+    client = make_client(mini_app, jwt_secret=SECRET, jwt_leeway_seconds=10)
+    now = int(time.time())
+    token = signed(SECRET, iat=now - 600, exp=now - seconds_late)
+    response = client.post("/v1/predict", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(("seconds_ahead", "status"), [(3, 200), (60, 401)])
+def test_a_token_issued_by_a_clock_a_little_ahead_is_accepted(mini_app, seconds_ahead, status):
+    client = make_client(mini_app, jwt_secret=SECRET, jwt_leeway_seconds=10)
+    now = int(time.time())
+    token = signed(SECRET, iat=now + seconds_ahead, exp=now + 600)
+    response = client.post("/v1/predict", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == status
+
+
+NEW_SECRET = "n" * 40
+
+
+def test_during_a_rotation_both_secrets_verify_and_only_the_new_one_signs(mini_app, users):
+    client = make_client(mini_app, users=users, jwt_secret=NEW_SECRET, jwt_previous_secret=SECRET)
+    for secret in (SECRET, NEW_SECRET):
+        token = signed(secret)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/v1/predict", json={}, headers=headers).status_code == 200
+    issued = token_for(client, "alice", ALICE_PASSWORD).get_json()["access_token"]
+    jwt.decode(issued, NEW_SECRET, algorithms=["HS256"], audience="wine-api")
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(issued, SECRET, algorithms=["HS256"], audience="wine-api")
+    # After the rotation, the previous secret is removed: its tokens are refused.
+    after = make_client(make_app(), users=users, jwt_secret=NEW_SECRET)
+    old_token = {"Authorization": f"Bearer {signed(SECRET)}"}
+    assert after.post("/v1/predict", json={}, headers=old_token).status_code == 401
+
+
+def test_api_keys_rotate_by_listing_old_and_new(mini_app):
+    client = make_client(
+        mini_app, api_key_hashes=f"ci:{auth.sha256_hex('old-key')},ci:{auth.sha256_hex('new-key')}"
+    )
+    for key in ("old-key", "new-key"):
+        assert client.post("/v1/predict", json={}, headers={"X-API-Key": key}).status_code == 200
+
+
+def test_a_short_previous_secret_or_one_without_a_current_secret_is_refused():
+    with pytest.raises(auth.ConfigurationError):
+        auth.AuthConfig.parse(jwt_secret=SECRET, jwt_previous_secret="short")
+    with pytest.raises(auth.ConfigurationError):
+        auth.AuthConfig.parse(jwt_previous_secret=SECRET)
