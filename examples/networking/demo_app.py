@@ -67,10 +67,12 @@ def create_demo_app(failures_before_success: int = 2) -> Flask:
 
     @app.post("/echo")
     def echo():
+        if not request.is_json:  # the Content-Type does not say JSON: we cannot read this body
+            message = "send the body as JSON, with Content-Type: application/json"
+            return jsonify(error=message), 415
         body = request.get_json(silent=True)
-        if body is None:
-            message = "the body must be JSON, sent with Content-Type: application/json"
-            return jsonify(error=message), 400
+        if body is None:  # it says JSON, but the bytes do not parse as JSON
+            return jsonify(error="the body is not valid JSON"), 400
         return jsonify(you_sent=body)
 
     @app.get("/slow")

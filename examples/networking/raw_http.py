@@ -64,6 +64,7 @@ def read_response(stream) -> RawResponse | None:
 
     The end of the head is the empty line; the end of the body is given by Content-Length. That
     is what lets one connection carry several responses one after another (keep-alive).
+    A simplification: HEAD, 1xx/204/304, chunked and close-delimited bodies need RFC 9112's rules.
     """
     head = bytearray()
     while not head.endswith(b"\r\n\r\n"):

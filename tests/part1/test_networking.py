@@ -122,7 +122,9 @@ def test_slow_endpoint_times_out_and_can_be_released():
 def test_echo_endpoint_needs_json():
     client = create_demo_app().test_client()
     assert client.post("/echo", json={"x": 1}).get_json() == {"you_sent": {"x": 1}}
-    assert client.post("/echo", data="x=1").status_code == 400
+    assert client.post("/echo", data="x=1", content_type="text/plain").status_code == 415
+    broken = client.post("/echo", data="{not json", content_type="application/json")
+    assert broken.status_code == 400
 
 
 def test_counts_one_connection_per_plain_call_and_one_per_session():
