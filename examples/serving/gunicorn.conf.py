@@ -35,6 +35,11 @@ for _stale in _metrics_dir.glob("*.db"):
 
 # Where to listen: the loopback interface only, unless told otherwise (a container binds 0.0.0.0).
 bind = os.environ.get("SERVING_BIND", "127.0.0.1:8000")
+# Where the operator reads /metrics: a second port, served by the master process (when_ready
+# below), which a firewall or a Kubernetes NetworkPolicy keeps away from the public. The public
+# port (bind) has no /metrics: its numbers reveal traffic and the mix of predicted classes.
+# "off" serves no metrics at all.
+metrics_bind = os.environ.get("SERVING_METRICS_BIND", "127.0.0.1:9100")
 # Processes that handle requests. One per core: the model's work is CPU-bound, and Python runs
 # one thread of Python code at a time per process, so more workers than cores only queue.
 workers = int(os.environ.get("SERVING_WORKERS", os.cpu_count() or 1))
@@ -87,6 +92,22 @@ def when_ready(server):
     """
     gc.collect()
     gc.freeze()
+    if metrics_bind != "off":
+        # A thread of the master: it answers scrapes even while every worker is busy, and adds
+        # up the workers' files (multiprocess mode). It reads those files and nothing the
+        # workers share with the master, so a fork while it runs cannot leave a worker a lock
+        # held by this thread (prometheus_flask_exporter serves its port the same way).
+        from examples.serving.metrics import serve_to_operator
+
+        host, _, port = metrics_bind.rpartition(":")
+        try:
+            metrics_server = serve_to_operator(host, int(port))
+        except OSError as error:
+            # Predictions matter more than their metrics: say so loudly and keep serving.
+            server.log.error("no metrics served: cannot listen on %s: %s", metrics_bind, error)
+            return
+        server.log.info("metrics for the operator on http://%s:%s/metrics", host,
+                        metrics_server.server_port)  # fmt: skip
 
 
 def child_exit(server, worker):

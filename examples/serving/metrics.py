@@ -1,5 +1,10 @@
 """Prometheus metrics: counts and latencies a monitoring system reads from `GET /metrics`.
 
+/metrics is not served on the service's public port: its numbers reveal the traffic and the mix
+of predicted classes. Under gunicorn, the master process serves it on a port of its own for the
+operator (SERVING_METRICS_BIND, 127.0.0.1:9100 by default; see gunicorn.conf.py). Serving it
+from the master also keeps the scrape answered while every worker is busy.
+
 Under gunicorn each worker is its own process with its own memory, so a counter kept in memory
 would count only the requests of the worker that answers the scrape. prometheus-client's
 multiprocess mode keeps every worker's numbers in small files under $PROMETHEUS_MULTIPROC_DIR and
@@ -17,13 +22,13 @@ from operator import attrgetter
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 # Upper edges of the latency histogram, in seconds: fine steps where our requests fall (a few
@@ -44,6 +49,7 @@ class ServiceMetrics:
         )
         self.latency = Histogram(
             "serving_http_request_duration_seconds",
+            # Not the time a request waited for a free worker: see chapter 18.
             "Time from the request reaching Flask to the response leaving it.",
             ["route"],
             buckets=LATENCY_BUCKETS,
@@ -64,13 +70,17 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def render(self) -> bytes:
-        """The text a Prometheus server scrapes: summed over all workers when there are several."""
+    def scraped_registry(self) -> CollectorRegistry:
+        """What a scrape reads: every worker's files when there are several, else this process."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            return registry
+        return self.registry
+
+    def render(self) -> bytes:
+        """The text a Prometheus server scrapes: summed over all workers when there are several."""
+        return generate_latest(self.scraped_registry())
 
 
 _metrics: ServiceMetrics | None = None
@@ -113,26 +123,19 @@ def _observe(response: Response) -> Response:
     return response
 
 
-def metrics_endpoint() -> Response:
-    return Response(service_metrics().render(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+def serve_to_operator(host: str, port: int):
+    """Serve /metrics on host:port in a thread of this process (gunicorn's master: when_ready in
+    gunicorn.conf.py); returns the server, whose `server_port` is the port actually bound."""
+    server, _thread = start_http_server(
+        port, addr=host, registry=service_metrics().scraped_registry()
+    )
+    return server
 
 
 def init_app(app: Flask, model_name: str | None = None, model_version: str | None = None) -> None:
-    """Time and count every request, and serve the numbers at GET /metrics."""
+    """Time and count every request. The numbers are read through serve_to_operator, never through
+    a route of this app: the app's port is the public one."""
     if model_name and model_version:
         set_model_info(model_name, model_version)
     app.before_request(_start_timer)
     app.after_request(_observe)
-    app.add_url_rule("/metrics", "metrics", metrics_endpoint, methods=["GET"])
-    if "serving.openapi" in app.extensions:
-        app.extensions["serving.openapi"]["paths"]["/metrics"] = {
-            "get": {
-                "summary": "Counters and latency histograms in Prometheus' text format",
-                "responses": {
-                    "200": {
-                        "description": "Success",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        }

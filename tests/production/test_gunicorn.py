@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.model import ensure_model
 from examples.serving import auth
-from examples.toolbox import run_command
+from examples.toolbox import free_port, run_command
 
 KEY = "ci-key-for-the-gunicorn-tests-0123456789"
 LIMITED_KEY = "a-second-key-that-runs-into-the-limit"
@@ -43,8 +43,10 @@ def server(tmp_path_factory, model_dir):
     folder = tmp_path_factory.mktemp("gunicorn")
     (folder / "metrics").mkdir()
     users = f"viewer:read:{auth.hash_password(PASSWORD)}"
+    metrics_port = free_port()
     env = {
         "SERVING_BIND": "127.0.0.1:{port}",
+        "SERVING_METRICS_BIND": f"127.0.0.1:{metrics_port}",
         "SERVING_WORKERS": "2",
         "SERVING_MODEL_DIR": str(model_dir),
         "SERVING_TRAIN_IF_MISSING": "false",
@@ -62,6 +64,7 @@ def server(tmp_path_factory, model_dir):
     with run_command(command, env=env, ready_path="/readyz", timeout=90) as running:
         wait_for_workers(running.pid, 2)  # ready means one worker answers; wait for both
         running.extra["database"] = folder / "predictions.sqlite3"
+        running.extra["metrics_url"] = f"http://127.0.0.1:{metrics_port}/metrics"
         running.extra["features"] = ensure_model(model_dir).metadata
         yield running
 
@@ -80,7 +83,7 @@ def stored_rows(server) -> int:
 
 
 def metric(server, name: str, **labels) -> float:
-    text = requests.get(server.url + "/metrics", timeout=5).text
+    text = requests.get(server.extra["metrics_url"], timeout=5).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
@@ -96,6 +99,33 @@ def json_lines(server) -> list[dict]:
 
 def test_two_workers_serve(server):
     assert len(psutil.Process(server.pid).children()) == 2
+
+
+def test_metrics_are_on_the_operator_port_only(server):
+    assert requests.get(server.url + "/metrics", timeout=5).status_code == 404
+    response = requests.get(server.extra["metrics_url"], timeout=5)
+    assert response.status_code == 200
+    assert "serving_model_info" in response.text
+
+
+def test_one_idempotency_key_sent_to_both_workers_at_once_stores_one_row(server, wine):
+    """Pairs of requests with the same key, released together so that the two workers (separate
+    processes, no shared lock) race: each key ends with one row and both get one answer."""
+    before = stored_rows(server)
+    keys = [f"twin-{i}" for i in range(20)]
+
+    def predict(key: str) -> tuple[int, str]:
+        headers = {"X-API-Key": KEY, "Idempotency-Key": key}
+        response = requests.post(
+            server.url + "/v1/predict", json={"features": wine}, headers=headers, timeout=30
+        )
+        return response.status_code, response.text
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(predict, [key for key in keys for _ in range(2)]))
+    assert {status for status, _ in answers} == {200}
+    assert all(answers[2 * i] == answers[2 * i + 1] for i in range(len(keys)))
+    assert stored_rows(server) - before == len(keys)
 
 
 def test_concurrent_predictions_are_all_stored_and_counted(server, wine):

@@ -12,7 +12,7 @@ READ = f"""
 import json, os, runpy
 settings = runpy.run_path({str(CONFIG)!r})
 names = ["bind", "workers", "threads", "preload_app", "timeout", "graceful_timeout", "accesslog",
-         "errorlog", "control_socket_disable"]
+         "errorlog", "control_socket_disable", "metrics_bind"]
 variables = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PROMETHEUS_MULTIPROC_DIR"]
 print(json.dumps({{**{{n: settings[n] for n in names}}, **{{v: os.environ.get(v) for v in variables}},
                   "hooks": sorted(n for n in ("when_ready", "child_exit", "on_exit") if n in settings)}}))
@@ -38,6 +38,7 @@ def read_config(**environment) -> dict:
 def test_the_defaults_suit_a_small_machine():
     config = read_config()
     assert config["bind"] == "127.0.0.1:8000"
+    assert config["metrics_bind"] == "127.0.0.1:9100"  # the operator's port, not the public one
     assert config["workers"] == (os.cpu_count() or 1) and config["threads"] == 1
     assert config["preload_app"] is True and config["control_socket_disable"] is True
     assert config["graceful_timeout"] < config["timeout"]

@@ -1,6 +1,8 @@
-"""Request counts, latencies and predictions by class, read back from GET /metrics."""
+"""Request counts, latencies and predictions by class, read back as a scrape would; /metrics is
+served on the operator's port, never on the service's public one."""
 
 import pytest
+import requests
 from flask import request
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,10 +25,31 @@ def client(mini_app):
 
 
 def read(client) -> dict[tuple, float]:
-    response = client.get("/metrics")
+    """What a scrape would read now (the client's app shares the process's metrics)."""
+    return samples(metrics.service_metrics().render().decode())
+
+
+def test_the_public_port_has_no_metrics_and_the_operator_port_has(client):
+    assert client.get("/metrics").status_code == 404
+    server = metrics.serve_to_operator("127.0.0.1", 0)  # 0: any free port
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        response = requests.get(url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
     assert response.status_code == 200
-    assert response.content_type.startswith("text/plain")
-    return samples(response.get_data(as_text=True))
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "serving_model_info" in response.text
+
+
+def test_the_reference_app_has_no_public_metrics_route(tmp_path, model_dir):
+    from examples.serving import Settings, create_app
+
+    app = create_app(Settings.isolated(tmp_path, model_dir=model_dir))
+    assert app.test_client().get("/metrics").status_code == 404
+    assert "/metrics" not in app.test_client().get("/openapi.json").get_json()["paths"]
+    app.extensions["prediction_store"].dispose()
 
 
 def test_requests_and_predictions_are_counted(client):

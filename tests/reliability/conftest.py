@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from examples.loadgen import check_loopback
 from examples.model import ensure_model
 from examples.serving import auth
-from examples.toolbox import REPO_ROOT, run_command
+from examples.toolbox import REPO_ROOT, free_port, run_command
 
 LONG = os.environ.get("RELIABILITY_SCALE", "short") == "long"
 CONFIG = REPO_ROOT / "examples" / "serving" / "gunicorn.conf.py"
@@ -88,12 +88,18 @@ def service_env(folder: Path, model_dir: Path, **overrides: str) -> dict[str, st
         "SERVING_RATE_LIMIT_DATABASE": str(folder / "rate_limits.sqlite3"),
         "SERVING_RATE_LIMIT_PER_MINUTE": "6000000",
         "SERVING_RATE_LIMIT_BURST": "1000000",
+        # The security tests send hundreds of bad credentials and a dozen logins from one address.
+        "SERVING_FAILED_AUTH_PER_MINUTE": "6000000",
+        "SERVING_FAILED_AUTH_BURST": "1000000",
+        "SERVING_LOGIN_PER_MINUTE": "6000",
+        "SERVING_LOGIN_BURST": "1000",
         "SERVING_API_KEY_HASHES": f"load:{auth.sha256_hex(KEY)},other:{auth.sha256_hex(OTHER_KEY)}",
         "SERVING_USERS": users,
         "SERVING_JWT_SECRET": JWT_SECRET,
         "SERVING_LOG_LEVEL": "INFO",
         "SERVING_GRACEFUL_TIMEOUT": "10",
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+        "SERVING_METRICS_BIND": f"127.0.0.1:{free_port()}",  # /metrics is on the operator's port
     }
     return env | overrides
 
@@ -105,6 +111,7 @@ def gunicorn(folder: Path, model_dir: Path, ready_path: str = "/readyz", **overr
     env = service_env(folder, model_dir, **overrides)
     with run_command(command, env=env, ready_path=ready_path, timeout=120, grace=15) as server:
         server.extra["database"] = folder / "predictions.sqlite3"
+        server.extra["metrics_url"] = f"http://{env['SERVING_METRICS_BIND']}/metrics"
         yield server
 
 
@@ -132,7 +139,7 @@ def stored_request_ids(database: Path, prefix: str) -> Counter:
 
 def metric(server, name: str, **labels: str) -> float:
     """The sum of a metric's samples (over all workers) that carry the given labels."""
-    text = requests.get(server.url + "/metrics", timeout=10).text
+    text = requests.get(server.extra["metrics_url"], timeout=10).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
