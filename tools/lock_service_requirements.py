@@ -1,13 +1,16 @@
 """Write requirements-service.txt: the service's runtime packages, pinned as in requirements.txt,
-with the SHA-256 of every file pip would install on this platform (`pip install --require-hashes`).
+plus the build backend that installs the app, with the SHA-256 of the file pip would install for
+CPython 3.11 on Linux x86-64 and on Linux arm64 (aarch64), so `pip install --require-hashes` works
+on both (an Apple Silicon laptop builds arm64 images).
 
 Run after changing a pin: `.venv/bin/python tools/lock_service_requirements.py` (needs the package
-index; it builds a throwaway virtual environment to find what the runtime packages pull in).
+index). pip resolves once per platform without installing anything (`--dry-run --report`) and
+reports the file it chose and the index's digest of it.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -20,12 +23,22 @@ RUNTIME_PACKAGES = [
     "alembic", "flask", "gunicorn", "numpy", "onnxruntime", "orjson", "pandas", "prometheus-client",
     "pydantic", "PyJWT", "scikit-learn", "skl2onnx", "skops", "SQLAlchemy", "swagger-ui-bundle",
 ]  # fmt: skip
+# The build backend pyproject.toml names: the image installs the app with --no-build-isolation,
+# so pip uses this hashed copy instead of fetching whatever setuptools is newest.
+BUILD_BACKEND = "setuptools==84.0.0"
+# The image's base is Debian bookworm (glibc 2.36): pip there accepts manylinux wheels built for
+# glibc 2.36 down to 2.17 (manylinux2014, which pip widens to older ones), most specific first.
+GLIBC_MINORS = range(36, 16, -1)
+ARCHITECTURES = ("x86_64", "aarch64")
 HEADER = """\
 # The reference service's runtime dependencies only: what the container image installs.
-# Same pins as requirements.txt (tests/test_requirements.py checks it), with the SHA-256 of
-# each file, so `pip install --require-hashes` refuses any file that is not the one we tested.
-# The hashes are for CPython 3.11 on Linux x86-64 (the image's platform); regenerate with
-# `python tools/lock_service_requirements.py` after changing a pin.
+# Same pins as requirements.txt (tests/test_requirements.py checks it), plus the build backend
+# (setuptools) that installs the app itself, with the SHA-256 of each file, so
+# `pip install --require-hashes` refuses any file that is not the one we locked.
+# The hashes cover CPython 3.11 on Linux x86-64 AND Linux arm64 (aarch64): a package with compiled
+# code has one file per architecture, so two hashes; a pure-Python package has one file for both.
+# The comment lines under each entry name the file each hash belongs to (the tests read them).
+# Regenerate with `python tools/lock_service_requirements.py` after changing a pin.
 """
 
 
@@ -33,8 +46,24 @@ def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def run(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout  # noqa: S603
+def resolve(architecture: str, constraints: Path, work_dir: Path) -> dict[str, tuple[str, dict]]:
+    """What pip would install on Linux `architecture`: {name: (version, {file name: sha256})}."""
+    platforms = [f"manylinux_2_{minor}_{architecture}" for minor in GLIBC_MINORS]
+    report = work_dir / f"{architecture}.json"
+    args = [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
+            "--report", str(report), "--only-binary=:all:", "--python-version", "3.11",
+            "--implementation", "cp", "--abi", "cp311", "--target", str(work_dir / "target"),
+            *(f"--platform={platform}" for platform in platforms),
+            f"--platform=manylinux2014_{architecture}",
+            "-c", str(constraints), *RUNTIME_PACKAGES, BUILD_BACKEND]  # fmt: skip
+    subprocess.run(args, check=True)  # noqa: S603 - our own arguments, no shell
+    chosen = {}
+    for item in json.loads(report.read_text())["install"]:
+        download = item["download_info"]
+        file_name = download["url"].rsplit("/", 1)[-1]
+        digest = download["archive_info"]["hashes"]["sha256"]
+        chosen[item["metadata"]["name"]] = (item["metadata"]["version"], {file_name: digest})
+    return chosen
 
 
 def main() -> None:
@@ -44,21 +73,24 @@ def main() -> None:
         pinned = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
                   if "==" in line and not line.startswith("#")]  # fmt: skip
         constraints.write_text("\n".join(pinned) + "\n")
-        run(sys.executable, "-m", "venv", str(work_dir / "venv"))
-        pip = str(work_dir / "venv" / "bin" / "pip")
-        run(pip, "install", "-qq", "-c", str(constraints), *RUNTIME_PACKAGES)
-        frozen = [line for line in run(pip, "freeze").splitlines() if "==" in line]
-        downloads = work_dir / "files"
-        run(pip, "download", "-qq", "--no-deps", "-d", str(downloads), *frozen)
-        hashes: dict[str, list[str]] = {}
-        for file in downloads.iterdir():
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()
-            hashes.setdefault(normalized(file.name.split("-")[0]), []).append(digest)
+        per_architecture = [resolve(arch, constraints, work_dir) for arch in ARCHITECTURES]
+    names = {normalized(name): name for chosen in per_architecture for name in chosen}
     entries = []
-    for pin in sorted(frozen, key=str.lower):
-        name = pin.split("==")[0]
-        lines = [f"    --hash=sha256:{digest}" for digest in sorted(hashes[normalized(name)])]
-        entries.append(" \\\n".join([pin, *lines]))
+    for key in sorted(names):
+        versions = {chosen[name][0] for chosen in per_architecture for name in chosen
+                    if normalized(name) == key}  # fmt: skip
+        if len(versions) != 1:
+            raise SystemExit(f"{names[key]}: different versions per architecture: {versions}")
+        files: dict[str, str] = {}
+        for chosen in per_architecture:
+            for name, (_, found) in chosen.items():
+                if normalized(name) == key:
+                    files.update(found)
+        pin = f"{names[key]}=={versions.pop()}"
+        digests = sorted(set(files.values()))
+        lines = [pin, *(f"    --hash=sha256:{digest}" for digest in digests)]
+        notes = [f"    # sha256:{digest[:16]}  {name}" for name, digest in sorted(files.items())]
+        entries.append(" \\\n".join(lines) + "\n" + "\n".join(notes))
     (ROOT / "requirements-service.txt").write_text(HEADER + "\n".join(entries) + "\n")
     print(f"wrote requirements-service.txt: {len(entries)} packages")
 
