@@ -6,7 +6,19 @@ from collections.abc import Iterable
 
 from flask import Flask
 
-from examples.serving import docs, errors, json_provider, openapi, routes
+from examples.serving import (
+    auth,
+    docs,
+    errors,
+    json_provider,
+    metrics,
+    openapi,
+    rate_limit,
+    request_logging,
+    routes,
+    security_headers,
+    storage,
+)
 from examples.serving.predictor import Predictor, ServiceState
 from examples.serving.settings import Settings
 
@@ -48,21 +60,11 @@ def create_app(
 def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[str] = ()) -> None:
     """Logs, metrics, headers, credentials, limits and storage (chapters 16-21).
 
-    Flask runs before_request hooks in the order they are added (request id, timer, who is
-    asking, how often) and after_request hooks in the reverse order: storage, added last, runs
-    first, so the log line, the metrics and the headers all see its 503 when a write fails.
+    Flask runs before_request hooks in the order they are added (request id, timer, the limits
+    that act before credentials, who is asking, then how many rows) and after_request hooks in
+    the reverse order: storage, added last, runs first, so the log line, the metrics and the
+    headers all see its 503 when a write fails.
     """
-    # Imported here rather than at the top: `python -m examples.serving.auth` runs auth.py as a
-    # script, and Python warns when importing the package has already imported that module.
-    from examples.serving import (
-        auth,
-        metrics,
-        rate_limit,
-        request_logging,
-        security_headers,
-        storage,
-    )
-
     left_out = set(leave_out)
     if unknown := left_out - set(PRODUCTION_FEATURES):
         raise ValueError(f"no such production feature: {sorted(unknown)}; {PRODUCTION_FEATURES}")
@@ -76,6 +78,10 @@ def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[
             metrics.init_app(app)
     if "security_headers" not in left_out:
         security_headers.init_app(app)
+    limits = None
+    if settings.rate_limit_enabled and "rate_limit" not in left_out:
+        limits = _limits(settings)
+        rate_limit.init_before_auth(app, limits)  # failed credentials and logins, per address
     if "auth" not in left_out:
         auth.init_app(
             app,
@@ -84,17 +90,13 @@ def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[
                 api_key_hashes=settings.api_key_hashes,
                 users=settings.users,
                 jwt_secret=settings.jwt_secret,
+                jwt_previous_secret=settings.jwt_previous_secret,
+                jwt_leeway_seconds=settings.jwt_leeway_seconds,
                 token_lifetime_seconds=settings.token_lifetime_seconds,
             ),
         )
-    if settings.rate_limit_enabled and "rate_limit" not in left_out:
-        limiter = rate_limit.RateLimiter(
-            settings.rate_limit_database,
-            settings.rate_limit_per_minute,
-            settings.rate_limit_burst,
-            busy_timeout_ms=settings.database_busy_timeout_ms,
-        )
-        rate_limit.init_app(app, limiter)
+    if limits is not None:
+        rate_limit.init_after_auth(app, limits)  # rows per client, named by auth
     if "storage" not in left_out:
         storage.init_app(
             app,
@@ -103,3 +105,21 @@ def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[
             busy_timeout_ms=settings.database_busy_timeout_ms,
             idempotency_key_seconds=settings.idempotency_key_seconds,
         )
+
+
+def _limits(settings: Settings) -> rate_limit.Limits:
+    """The service's three rate limits, sharing one SQLite file."""
+
+    def limiter(per_minute: int, burst: int) -> rate_limit.RateLimiter:
+        return rate_limit.RateLimiter(
+            settings.rate_limit_database,
+            per_minute,
+            burst,
+            busy_timeout_ms=settings.database_busy_timeout_ms,
+        )
+
+    return rate_limit.Limits(
+        clients=limiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        logins=limiter(settings.login_per_minute, settings.login_burst),
+        failures=limiter(settings.failed_auth_per_minute, settings.failed_auth_burst),
+    )

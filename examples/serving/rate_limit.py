@@ -1,14 +1,21 @@
-"""How often each client may ask: a limit per API key (or per address, when anonymous) that holds
-across all gunicorn workers, answered with 429 and a Retry-After header when it is exceeded.
+"""How often each client may ask, in three limits that hold across all gunicorn workers, each
+answered with 429 and a Retry-After header when it is exceeded:
+
+- before any credential is checked, an address whose recent requests failed authentication too
+  often is refused at once, so a flood of bad keys or tokens costs almost nothing;
+- POST /v1/token, where each attempt costs a slow password hash, has a strict limit per address
+  and per user name, spent before the password is checked;
+- after authentication, each client (API key, user, or address when authentication is off) has
+  an allowance counted in rows: a batch of 1,000 rows costs 1,000.
 
 The rule is the generic cell rate algorithm (GCRA), a token bucket kept as one number per client:
 the theoretical arrival time `tat`, the moment the client's allowance would be fully spent if it
-kept asking at exactly the permitted rate. Each request pushes `tat` forward by one interval
-(60 s / requests per minute); it is refused when that would put `tat` more than `burst`
-intervals ahead of now. So a client may send `burst` requests at once, then one per interval.
+kept asking at exactly the permitted rate. Spending `cost` units pushes `tat` forward by `cost`
+intervals (60 s / units per minute); it is refused when that would put `tat` more than `burst`
+intervals ahead of now. So a client may spend `burst` units at once, then one per interval.
 
 The numbers live in a small SQLite file that every worker opens. One SQL statement reads and
-moves `tat` under SQLite's write lock, so two workers cannot both spend the last request.
+moves `tat` under SQLite's write lock, so two workers cannot both spend the last unit.
 Why not a library: pyrate-limiter's SQLite bucket keeps one row per request and counts the whole
 table (one table per client would be needed) and wants the `filelock` package for several
 processes; `limits` shares state only through Redis, Memcached or MongoDB servers.
@@ -21,27 +28,29 @@ import os
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, g, request
+import orjson
+from flask import Flask, Response, g, request
 
 from examples.serving import sqlite_checkpoints
-from examples.serving.auth import PROTECTED_ROUTES
+from examples.serving.auth import PROTECTED_ROUTES, TOKEN_ROUTE
 from examples.serving.errors import ApiError
 
-# The token endpoint is limited too: it is where passwords would be guessed.
-LIMITED_ROUTES = frozenset(PROTECTED_ROUTES) | {"/v1/token"}
+LIMITED_ROUTES = frozenset(PROTECTED_ROUTES) | {TOKEN_ROUTE}
 
 _SPEND = """
-INSERT INTO allowances (client, tat) VALUES (:client, :now + :interval)
-ON CONFLICT (client) DO UPDATE SET tat = max(tat, :now) + :interval
-    WHERE max(tat, :now) + :interval - :now <= :window
+INSERT INTO allowances (client, tat) VALUES (:client, :now + :increment)
+ON CONFLICT (client) DO UPDATE SET tat = max(tat, :now) + :increment
+    WHERE max(tat, :now) + :increment - :now <= :window
 RETURNING tat
 """
 
 
 class RateLimiter:
-    """`requests_per_minute` on average, up to `burst` at once, per client, shared through `path`."""
+    """`requests_per_minute` units on average, up to `burst` at once, per client, shared through
+    `path`. Several limiters may share one file: their clients' names must then differ."""
 
     def __init__(
         self, path: str | Path, requests_per_minute: float, burst: int, busy_timeout_ms: int = 1000
@@ -49,6 +58,7 @@ class RateLimiter:
         if requests_per_minute <= 0 or burst < 1:
             raise ValueError("the rate must be positive and the burst at least 1")
         self.path = Path(path)
+        self.burst = burst
         self.interval = 60.0 / requests_per_minute
         self.window = burst * self.interval
         self.busy_timeout_ms = busy_timeout_ms
@@ -77,24 +87,54 @@ class RateLimiter:
             local.pid = os.getpid()
         return local.connection
 
-    def spend(self, client: str, now: float | None = None) -> float:
-        """Spend one request of `client`'s allowance: 0.0 if allowed, else seconds until it is."""
+    def _tat(self, client: str) -> float | None:
+        rows = (
+            self._connection()
+            .execute("SELECT tat FROM allowances WHERE client = ?", (client,))
+            .fetchall()
+        )
+        return rows[0][0] if rows else None
+
+    def spend(self, client: str, now: float | None = None, cost: int = 1) -> float:
+        """Spend `cost` units of `client`'s allowance: 0.0 if allowed, else seconds until it would
+        be (math.inf when `cost` is more than the burst, which no wait can allow)."""
+        if cost > self.burst:
+            return math.inf
         now = time.time() if now is None else now
         sqlite_checkpoints.ensure_running()
-        connection = self._connection()
         parameters = {
             "client": client,
             "now": now,
-            "interval": self.interval,
+            "increment": cost * self.interval,
             "window": self.window,
         }
         # fetchall: a RETURNING statement holds the write lock until its rows are read.
-        if connection.execute(_SPEND, parameters).fetchall():
+        if self._connection().execute(_SPEND, parameters).fetchall():
             return 0.0
-        ((tat,),) = connection.execute(
-            "SELECT tat FROM allowances WHERE client = ?", (client,)
-        ).fetchall()
-        return max(tat, now) + self.interval - now - self.window
+        return self.wait(client, now, cost)
+
+    def wait(self, client: str, now: float | None = None, cost: int = 1) -> float:
+        """Seconds until `client` could spend `cost` units; 0.0 if now. Spends nothing."""
+        now = time.time() if now is None else now
+        tat = self._tat(client)
+        if tat is None:
+            return 0.0 if cost <= self.burst else math.inf
+        return max(0.0, max(tat, now) + cost * self.interval - now - self.window)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The three limiters of the service (see the module's docstring), usually on one file."""
+
+    clients: RateLimiter  # rows per client, after authentication
+    logins: RateLimiter  # POST /v1/token attempts, per address and per user name
+    failures: RateLimiter  # failed credentials per address, checked before the credentials
+
+
+def client_address() -> str:
+    """The address a request came from: the one place to change when a proxy sits in front
+    (another chapter sets ProxyFix, which rewrites remote_addr from X-Forwarded-For)."""
+    return request.remote_addr or "unknown"
 
 
 def client_identity() -> str:
@@ -102,36 +142,130 @@ def client_identity() -> str:
     principal = g.get("principal")
     if principal is not None:
         return f"{principal.method}:{principal.name}"
-    return f"address:{request.remote_addr}"
+    return f"address:{client_address()}"
 
 
-def _enforce(limiter: RateLimiter):
+def rows_in_request() -> int:
+    """What a request costs: one per row of a batch, one for anything else (the route's own
+    validation refuses what is malformed; this only counts)."""
+    if request.url_rule is None or not request.url_rule.rule.endswith("/batch"):
+        return 1
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError:
+        return 1
+    instances = body.get("instances") if isinstance(body, dict) else None
+    return max(1, len(instances)) if isinstance(instances, list) else 1
+
+
+def too_many(wait: float, who: str) -> ApiError:
+    seconds = max(1, math.ceil(wait))  # Retry-After takes whole seconds
+    return ApiError(
+        429,
+        f"Too many requests from {who}; retry after {seconds} s.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _store_unavailable() -> ApiError:
+    return ApiError(503, "The rate limiter is unavailable; retry in a moment.")
+
+
+def _route() -> str | None:
+    return request.url_rule.rule if request.url_rule else None
+
+
+def _spend(limiter: RateLimiter, client: str, cost: int = 1) -> float:
+    try:
+        return limiter.spend(client, cost=cost)
+    except sqlite3.Error as error:
+        raise _store_unavailable() from error
+
+
+def _refuse_repeated_failures(limits: Limits):
     def check() -> None:
-        if request.url_rule is None or request.url_rule.rule not in LIMITED_ROUTES:
+        if _route() not in PROTECTED_ROUTES:
             return
         try:
-            wait = limiter.spend(client_identity())
+            wait = limits.failures.wait(f"failed:{client_address()}")
         except sqlite3.Error as error:
-            raise ApiError(503, "The rate limiter is unavailable; retry in a moment.") from error
+            raise _store_unavailable() from error
         if wait > 0:
-            seconds = max(1, math.ceil(wait))  # Retry-After takes whole seconds
-            raise ApiError(
-                429,
-                f"Too many requests from this client; retry after {seconds} s.",
-                headers={"Retry-After": str(seconds)},
-            )
+            raise too_many(wait, "this address, after too many failed credentials")
 
     return check
 
 
-def init_app(app: Flask, limiter: RateLimiter) -> None:
-    """Refuse requests beyond the limit. Register it after auth, which names the client."""
-    app.extensions["rate_limiter"] = limiter
-    app.before_request(_enforce(limiter))
+def _count_failures(limits: Limits):
+    def count(response: Response) -> Response:
+        if response.status_code == 401 and _route() in PROTECTED_ROUTES:
+            try:
+                limits.failures.spend(f"failed:{client_address()}")
+            except sqlite3.Error:
+                pass  # the 401 stands; only the count is lost
+        return response
+
+    return count
+
+
+def _login_name() -> str | None:
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError:
+        return None
+    name = body.get("username") if isinstance(body, dict) else None
+    return name[:64] if isinstance(name, str) and name else None
+
+
+def _limit_logins(limits: Limits):
+    def check() -> None:
+        if _route() != TOKEN_ROUTE:
+            return
+        # Spent before the password is hashed, so a guesser pays before the server does.
+        wait = _spend(limits.logins, f"login-address:{client_address()}")
+        if wait > 0:
+            raise too_many(wait, "this address at the token route")
+        name = _login_name()
+        if name is not None and (wait := _spend(limits.logins, f"login-user:{name}")) > 0:
+            raise too_many(wait, "attempts for this user name")
+
+    return check
+
+
+def _limit_clients(limits: Limits):
+    def check() -> None:
+        if _route() not in PROTECTED_ROUTES:
+            return
+        rows = rows_in_request()
+        if rows > limits.clients.burst:
+            raise ApiError(
+                429,
+                f"A batch of {rows} rows is more than this client may send at once "
+                f"({limits.clients.burst} rows); split it into smaller batches.",
+            )
+        wait = _spend(limits.clients, client_identity(), cost=rows)
+        if wait > 0:
+            raise too_many(wait, f"this client ({rows} rows asked)")
+
+    return check
+
+
+def init_before_auth(app: Flask, limits: Limits) -> None:
+    """The limits that must act before credentials are checked. Register before auth.init_app."""
+    app.extensions["rate_limits"] = limits
+    app.before_request(_refuse_repeated_failures(limits))
+    app.before_request(_limit_logins(limits))
+    app.after_request(_count_failures(limits))
+
+
+def init_after_auth(app: Flask, limits: Limits) -> None:
+    """Each client's allowance in rows, which needs auth's name. Register after auth.init_app."""
+    app.extensions["rate_limiter"] = limits.clients
+    app.before_request(_limit_clients(limits))
     paths = app.extensions.get("serving.openapi", {}).get("paths", {})
     for route in LIMITED_ROUTES & set(paths):
         paths[route]["post"]["responses"]["429"] = {
-            "description": "Too many requests: retry after the seconds in the Retry-After header",
+            "description": "Too many requests or rows: retry after the seconds in Retry-After",
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
