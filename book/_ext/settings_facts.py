@@ -77,4 +77,7 @@ def add_substitutions(app: Sphinx, config: Config) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_substitutions, priority=400)
+    # The glossary's links back to the chapters, in their own file; registered here so that
+    # _config.yml needs one line for both.
+    app.setup_extension("glossary_backlinks")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
