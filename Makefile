@@ -89,3 +89,8 @@ bench-quick: venv ## the short benchmark run CI uses (about 2 min on a quiet mac
 .PHONY: reliability
 reliability: venv ## the reliability and security suite at its long scale (fuzzing, load, faults)
 	RELIABILITY_SCALE=long $(BIN)/pytest -p no:cacheprovider -q -rxX tests/reliability
+
+.PHONY: pdf
+pdf: venv ## the whole book as one PDF (chromium prints a single-page build, offline); make book links it
+	$(BIN)/python -m tools.book_pdf
+	$(MAKE) book
