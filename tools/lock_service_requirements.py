@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGES = [
     "alembic", "flask", "gunicorn", "numpy", "onnxruntime", "orjson", "pandas", "prometheus-client",
     "pydantic", "PyJWT", "scikit-learn", "skl2onnx", "skops", "SQLAlchemy", "swagger-ui-bundle",
+    # The shared-state setup (compose.yaml's profile, Kubernetes): SQLAlchemy's PostgreSQL driver
+    # for a postgresql+psycopg:// SERVING_DATABASE_URL, and the Redis client.
+    "psycopg[binary]", "redis",
 ]  # fmt: skip
 # The build backend pyproject.toml names: the image installs the app with --no-build-isolation,
 # so pip uses this hashed copy instead of fetching whatever setuptools is newest.
