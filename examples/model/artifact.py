@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import platform
@@ -154,13 +155,29 @@ def save_model(result: TrainingResult, directory: Path | str | None = None) -> M
     return metadata
 
 
-def verify_artifact(directory: Path) -> ModelMetadata:
-    """Check the files against each other and against this environment; raise ArtifactError if not."""
+def check_expected_digest(actual: str, expected: str | None, name: str = MODEL_FILE) -> None:
+    """Refuse a model whose digest is not the one the release named (SERVING_MODEL_SHA256).
+
+    The digest in metadata.json only shows that the two files agree: whoever can write the
+    folder can replace both. An expected digest kept elsewhere (the release record, the image,
+    the deployment's settings) is out of that writer's reach."""
+    if expected and actual != expected.strip().lower():
+        raise ArtifactError(
+            f"model file {name} has sha256 {actual[:12]}…, but the expected digest "
+            f"(SERVING_MODEL_SHA256) is {expected.strip().lower()[:12]}…: "
+            "this is not the model that was released"
+        )
+
+
+def verify_artifact(directory: Path, expected_sha256: str | None = None) -> ModelMetadata:
+    """Check the files against each other, against the expected digest when one is given, and
+    against this environment; raise ArtifactError if not."""
     metadata = ModelMetadata.from_file(directory / METADATA_FILE)
     model_path = directory / metadata.model_file
     if not model_path.exists():
         raise ArtifactError(f"model file {metadata.model_file} is missing")
     actual = sha256_of(model_path)
+    check_expected_digest(actual, expected_sha256, metadata.model_file)
     if actual != metadata.sha256:
         raise ArtifactError(
             f"model file {metadata.model_file} has sha256 {actual[:12]}…, but the metadata "
@@ -176,13 +193,16 @@ def verify_artifact(directory: Path) -> ModelMetadata:
     return metadata
 
 
-def types_named_in(model_path: Path) -> set[str]:
-    """Every 'module.name' that a skops file asks to build, plain data aside; read, never loaded."""
+def types_named_in(model: Path | bytes) -> set[str]:
+    """Every 'module.name' that a skops file (a path, or its bytes) asks to build, plain data
+    aside; read, never loaded."""
+    name = model.name if isinstance(model, Path) else MODEL_FILE
     try:
-        with zipfile.ZipFile(model_path) as archive:
+        source = model if isinstance(model, Path) else io.BytesIO(model)
+        with zipfile.ZipFile(source) as archive:
             schema = json.loads(archive.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"model file {model_path.name} is not a skops file: {error}") from None
+        raise ArtifactError(f"model file {name} is not a skops file: {error}") from None
     named, pending = set(), [schema]
     while pending:
         node = pending.pop()
@@ -195,16 +215,25 @@ def types_named_in(model_path: Path) -> set[str]:
     return named
 
 
-def load_model(directory: Path | str | None = None) -> LoadedModel:
-    """Load a model that passes every check, never through pickle."""
+def load_model(
+    directory: Path | str | None = None, expected_sha256: str | None = None
+) -> LoadedModel:
+    """Load a model that passes every check, never through pickle. With `expected_sha256`, only
+    the model with that digest is accepted, whatever its metadata says."""
     directory = Path(directory) if directory else default_model_dir()
-    metadata = verify_artifact(directory)
-    model_path = directory / metadata.model_file
-    named = types_named_in(model_path) | set(skops.io.get_untrusted_types(file=model_path))
+    metadata = verify_artifact(directory, expected_sha256)
+    # The bytes checked are the bytes loaded: read once, so a file swapped after the check above
+    # is never the one built.
+    data = (directory / metadata.model_file).read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != metadata.sha256:
+        raise ArtifactError(f"model file {metadata.model_file} changed while it was being loaded")
+    check_expected_digest(actual, expected_sha256, metadata.model_file)
+    named = types_named_in(data) | set(skops.io.get_untrusted_types(data=data))
     untrusted = named - set(TRUSTED_TYPES)
     if untrusted:
         raise ArtifactError(f"model file contains types that are not trusted: {sorted(untrusted)}")
-    pipeline = skops.io.load(model_path, trusted=TRUSTED_TYPES)
+    pipeline = skops.io.loads(data, trusted=TRUSTED_TYPES)
     return LoadedModel(pipeline=pipeline, metadata=metadata)
 
 
@@ -220,12 +249,17 @@ def _exclusive_lock(directory: Path):
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def ensure_model(directory: Path | str | None = None, retrain: bool = False) -> LoadedModel:
+def ensure_model(
+    directory: Path | str | None = None, retrain: bool = False, expected_sha256: str | None = None
+) -> LoadedModel:
     """Load the model, training and saving it first when it is missing (a fresh clone needs no step).
 
     A model that exists but fails its checks is not silently replaced: that raises ArtifactError.
+    With `expected_sha256` nothing is trained: a new model could not have the released digest.
     """
     directory = Path(directory) if directory else default_model_dir()
+    if expected_sha256 and not retrain:
+        return load_model(directory, expected_sha256)
     if not retrain and (directory / METADATA_FILE).exists() and not os.access(directory, os.W_OK):
         # A read-only folder (a container image, say): no lock file can be made, and none is
         # needed, as nothing can train into it or swap its files.

@@ -95,10 +95,12 @@ def load_predictor(settings: Settings, logger=None) -> PipelinePredictor:
     With `settings.fast_path` (the default), a pipeline of the usual shape is run by
     LinearPipelinePredictor once it has reproduced the pipeline's probabilities.
     """
+    # SERVING_MODEL_SHA256, when set, names the one model file this service may load.
+    expected = settings.model_sha256 or None
     if settings.train_if_missing:
-        loaded = ensure_model(settings.model_dir)
+        loaded = ensure_model(settings.model_dir, expected_sha256=expected)
     else:
-        loaded = load_model(settings.model_dir)
+        loaded = load_model(settings.model_dir, expected_sha256=expected)
     if settings.fast_path and LinearPipelinePredictor.applies_to(loaded.pipeline):
         fast = LinearPipelinePredictor(loaded)
         if fast.verified():
