@@ -7,6 +7,7 @@ feature the model was trained on, each a number inside the range recorded when i
 from __future__ import annotations
 
 import json
+import math
 
 from jsonschema import Draft202012Validator
 
@@ -45,9 +46,31 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number (RFC 8259 allows only finite numbers)")
 
 
+def _finite_float(text: str) -> float:
+    # parse_constant never sees 1e400: it is a valid JSON number that float() rounds to inf.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a 64-bit float")
+    return value
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    # json.loads keeps the last of two equal keys without a word; RFC 8259 leaves it undefined.
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate keys in one object: {duplicates}")
+    return dict(pairs)
+
+
 def strict_json_loads(text: str | bytes):
-    """Parse JSON as the standard defines it: Python's json.loads also accepts NaN and Infinity."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """Parse JSON, refusing NaN and Infinity, numbers that overflow to infinity, and repeated keys."""
+    return json.loads(
+        text,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+        object_pairs_hook=_refuse_duplicate_keys,
+    )
 
 
 def schema_errors(schema: dict, instance) -> list[str]:

@@ -1,5 +1,6 @@
 """Tests for the chapter 4 prediction request schema and strict JSON parsing."""
 
+import json
 import math
 
 import pytest
@@ -66,3 +67,17 @@ def test_nan_slips_through_the_schema_but_not_the_strict_parser(schema):
     with pytest.raises(ValueError, match="NaN is not a JSON number"):
         strict_json_loads('{"alcohol": NaN}')
     assert strict_json_loads('{"alcohol": 13.2}') == {"alcohol": 13.2}
+
+
+def test_strict_parser_refuses_overflowing_numbers_and_duplicate_keys():
+    assert json.loads('{"alcohol": 1e400}') == {"alcohol": math.inf}
+    with pytest.raises(ValueError, match="too large"):
+        strict_json_loads('{"alcohol": 1e400}')
+    with pytest.raises(ValueError, match="too large"):
+        strict_json_loads("[-1e400]")
+    with pytest.raises(ValueError, match=r"duplicate keys in one object: \['alcohol'\]"):
+        strict_json_loads('{"features": {"alcohol": 1, "alcohol": 2}}')
+    assert strict_json_loads('{"a": {"b": 1}, "b": [1e-300, 2]}') == {
+        "a": {"b": 1},
+        "b": [1e-300, 2],
+    }
