@@ -47,11 +47,7 @@ STATUS_RULES = {
     "422": r"\bshape\b|out of range|missing feature|breaks the rules|breaks the schema",
 }
 # Sentences the status check flags wrongly or that wait for their author; may only SHRINK.
-KNOWN_STATUS_PROBLEMS = {
-    # Chapter 3's table: "400 | Bad Request | the body is not valid JSON, or not the shape we
-    # expect" -> "the body is not valid JSON"; the shape is 422's row (chapter 11, cheat sheet).
-    ("notebooks/03_http_by_hand", "400", "422"),
-}
+KNOWN_STATUS_PROBLEMS: set[tuple[str, str, str]] = set()
 _BUSY = re.compile(r"busy.?timeout", re.I)
 # Inline code that is not a role's target ({term}`400 <400 Bad Request>` stays): `10**400`.
 _CODE_SPAN = re.compile(r"(?<!\})`[^`\n]+`")
