@@ -51,12 +51,11 @@ def search():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         # Only the local site: anything else is refused, so a search cannot leave the machine.
+        origin = "/".join(base_url.split("/", 3)[:3]) + "/"
         page.route(
             "**/*",
             lambda route: (
-                route.continue_()
-                if route.request.url.startswith(base_url.split("/serving")[0])
-                else route.abort()
+                route.continue_() if route.request.url.startswith(origin) else route.abort()
             ),
         )
 
