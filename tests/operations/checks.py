@@ -201,7 +201,7 @@ def compose_problems(compose: dict) -> list[str]:
             source = volume.get("source") if isinstance(volume, dict) else volume.split(":")[0]
             if source and not source.startswith((".", "/", "~")) and source not in declared_volumes:
                 problems.append(f"{where}: volume {source!r} is not declared under volumes")
-        if not service.get("env_file"):
+        if "build" in service and not service.get("env_file"):
             problems.append(f"{where}: no env_file for the secrets")
         environment = service.get("environment") or {}
         if isinstance(environment, list):
@@ -215,6 +215,43 @@ def compose_problems(compose: dict) -> list[str]:
                 problems.append(f"{where}.environment.{key}: a secret written in plain text")
     if not declared_volumes:
         problems.append("no named volume for the database and the model")
+    for name, service in services.items():
+        if "build" in service:
+            problems += hardening_problems(f"services.{name}", service)
+        elif not service.get("profiles"):
+            problems.append(f"services.{name}: not behind a profile (the default is SQLite only)")
+    return problems
+
+
+def _limits(service: dict) -> dict:
+    return ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+
+
+def hardening_problems(where: str, service: dict) -> list[str]:
+    """What the service built from our image must have in compose.yaml: limits, no capabilities,
+    a read-only root with a bounded tmpfs /tmp, the model mounted read-only, a worker count."""
+    problems = []
+    limits = _limits(service)
+    for resource in ("cpus", "memory", "pids"):
+        if resource not in limits:
+            problems.append(f"{where}: no {resource} limit")
+    if service.get("cap_drop") != ["ALL"]:
+        problems.append(f"{where}: cap_drop is not [ALL]")
+    if "no-new-privileges:true" not in (service.get("security_opt") or []):
+        problems.append(f"{where}: no-new-privileges is not set")
+    if service.get("read_only") is not True:
+        problems.append(f"{where}: the root filesystem is not read-only")
+    mounts = [volume for volume in service.get("volumes") or [] if isinstance(volume, dict)]
+    if not any(m.get("type") == "tmpfs" and m.get("target") == "/tmp" for m in mounts) and (
+        "/tmp" not in (service.get("tmpfs") or [])
+    ):
+        problems.append(f"{where}: no tmpfs on /tmp for a read-only root")
+    model = [m for m in mounts if m.get("target") == "/var/lib/serving/model"]
+    if not model or model[0].get("read_only") is not True:
+        problems.append(f"{where}: the model is not mounted read-only")
+    workers = (service.get("environment") or {}).get("SERVING_WORKERS")
+    if workers is None or "cpus" in limits and float(workers) > float(limits["cpus"]):
+        problems.append(f"{where}: SERVING_WORKERS is unset or above the CPU limit")
     return problems
 
 
