@@ -66,8 +66,12 @@ serve: venv ## run the reference service on 127.0.0.1:8000
 preview: ## serve the built site on http://127.0.0.1:8001
 	$(BIN)/python -m http.server 8001 --bind 127.0.0.1 --directory _build/html
 
-lab: venv ## Jupyter Lab in the venv, on 127.0.0.1
-	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+# Jupyter refuses to run as root unless told --allow-root (book/setup.md explains it).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_PORT ?= 8888
+lab: venv ## Jupyter Lab in the venv, on 127.0.0.1:8888 (LAB_PORT=...; LAB_ARGS=--no-browser)
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --ServerApp.port_retries=0 \
+		--notebook-dir notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 system-deps: ## install the Debian packages in tools/system-packages.txt (as root)
 	@bash tools/system-deps.sh install
@@ -90,7 +94,12 @@ bench-quick: venv ## the short benchmark run CI uses (about 2 min on a quiet mac
 reliability: venv ## the reliability and security suite at its long scale (fuzzing, load, faults)
 	RELIABILITY_SCALE=long $(BIN)/pytest -p no:cacheprovider -q -rxX tests/reliability
 
-.PHONY: pdf
+.PHONY: pdf live
 pdf: venv ## the whole book as one PDF (chromium prints a single-page build, offline); make book links it
 	$(BIN)/python -m tools.book_pdf
 	$(MAKE) book
+
+LIVE_PORT ?= 8002
+LIVE_JUPYTER_PORT ?= 8889
+live: venv ## the built site on 127.0.0.1:8002 with live code on a local Jupyter kernel (make book first)
+	$(BIN)/python -m tools.live --site-port $(LIVE_PORT) --jupyter-port $(LIVE_JUPYTER_PORT)
