@@ -110,6 +110,13 @@ def when_ready(server):
                         metrics_server.server_port)  # fmt: skip
 
 
+def post_fork(server, worker):
+    """In each new worker: count it as alive (the saturation alert divides by this)."""
+    from examples.serving.metrics import service_metrics
+
+    service_metrics().workers.set(1)
+
+
 def child_exit(server, worker):
     """In the master, when a worker ends: drop its per-process gauge values from the metrics."""
     from prometheus_client import multiprocess

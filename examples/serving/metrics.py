@@ -70,6 +70,27 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        # For the alerts (deploy/prometheus/alerts.yml). "livesum": the sum over the workers
+        # alive now; a dead worker's value is dropped (gunicorn.conf.py's child_exit).
+        self.in_progress = Gauge(
+            "serving_http_requests_in_progress",
+            "Requests a worker is handling now (0 or 1 for a sync worker).",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.workers = Gauge(
+            "serving_workers",
+            "Worker processes alive (each sets 1 when it starts: gunicorn.conf.py's post_fork).",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "serving_ready",
+            "1 when the model is loaded and verified (what /readyz says), else 0.",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+
     def scraped_registry(self) -> CollectorRegistry:
         """What a scrape reads: every worker's files when there are several, else this process."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -101,10 +122,13 @@ def set_model_info(name: str, version: str) -> None:
 
 def _start_timer() -> None:
     g.metrics_started = time.perf_counter()
+    service_metrics().in_progress.inc()
 
 
 def _observe(response: Response) -> Response:
     started = g.get("metrics_started")
+    if started is not None:
+        service_metrics().in_progress.dec()
     # The route pattern keeps the number of label values small; a raw path would not.
     rule = request.url_rule
     route = rule.rule if rule else "(unmatched)"
@@ -137,5 +161,6 @@ def init_app(app: Flask, model_name: str | None = None, model_version: str | Non
     a route of this app: the app's port is the public one."""
     if model_name and model_version:
         set_model_info(model_name, model_version)
+    service_metrics().ready.set(1 if model_name and model_version else 0)
     app.before_request(_start_timer)
     app.after_request(_observe)

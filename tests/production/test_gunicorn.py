@@ -106,6 +106,10 @@ def test_metrics_are_on_the_operator_port_only(server):
     response = requests.get(server.extra["metrics_url"], timeout=5)
     assert response.status_code == 200
     assert "serving_model_info" in response.text
+    # What the alert rules divide and compare (deploy/prometheus/alerts.yml).
+    assert metric(server, "serving_workers") == 2
+    assert metric(server, "serving_ready") == 1
+    assert metric(server, "serving_http_requests_in_progress") == 0  # the master answered
 
 
 def test_one_idempotency_key_sent_to_both_workers_at_once_stores_one_row(server, wine):

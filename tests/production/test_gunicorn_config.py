@@ -15,7 +15,7 @@ names = ["bind", "workers", "threads", "preload_app", "timeout", "graceful_timeo
          "errorlog", "control_socket_disable", "metrics_bind"]
 variables = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PROMETHEUS_MULTIPROC_DIR"]
 print(json.dumps({{**{{n: settings[n] for n in names}}, **{{v: os.environ.get(v) for v in variables}},
-                  "hooks": sorted(n for n in ("when_ready", "child_exit", "on_exit") if n in settings)}}))
+                  "hooks": sorted(n for n in ("when_ready", "post_fork", "child_exit", "on_exit") if n in settings)}}))
 """
 
 
@@ -46,7 +46,7 @@ def test_the_defaults_suit_a_small_machine():
     assert config["accesslog"] is None and config["errorlog"] == "-"
     assert config["OMP_NUM_THREADS"] == "1" and config["OPENBLAS_NUM_THREADS"] == "1"
     assert Path(config["PROMETHEUS_MULTIPROC_DIR"]).is_dir()
-    assert config["hooks"] == ["child_exit", "on_exit", "when_ready"]
+    assert config["hooks"] == ["child_exit", "on_exit", "post_fork", "when_ready"]
     Path(config["PROMETHEUS_MULTIPROC_DIR"]).rmdir()
 
 
