@@ -217,6 +217,21 @@ def across_runs_interval(per_run: Sequence[float], confidence: float = 0.95) -> 
     return RunsInterval(mean, mean - half, mean + half, int(values.size), sd, confidence)
 
 
+def ratio_interval(
+    numerators: Sequence[float], denominators: Sequence[float], confidence: float = 0.95
+) -> RunsInterval:
+    """A t-interval for the typical ratio of paired figures (one pair per independent round), on
+    the log scale and mapped back: the geometric mean ratio, with an interval that stays positive."""
+    ratios = np.asarray(numerators, dtype=float) / np.asarray(denominators, dtype=float)
+    if ratios.shape != np.shape(numerators) or np.any(ratios <= 0):
+        raise ValueError("need paired, positive figures")
+    logs = across_runs_interval(np.log(ratios), confidence)
+    return RunsInterval(
+        math.exp(logs.mean), math.exp(logs.low), math.exp(logs.high), logs.runs,
+        logs.standard_deviation, confidence,
+    )  # fmt: skip
+
+
 def batch_means(values: Sequence[float] | np.ndarray, batches: int) -> np.ndarray:
     """Means of `batches` consecutive, equal-sized batches of one run (the leftover tail dropped).
     Long batches of an autocorrelated series are nearly independent; feed them to

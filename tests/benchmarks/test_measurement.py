@@ -15,6 +15,7 @@ from examples.measurement import (
     numpy_linear_ranks,
     quantile_interval,
     quantile_upper_bound,
+    ratio_interval,
     upper_bound_rank,
     variation_between_and_within,
     verdict,
@@ -160,3 +161,13 @@ def test_verdict_refuses_nonsense():
     with pytest.raises(ValueError):
         verdict((1.0, 2.0), 1.5, better="faster")
     assert verdict(across_runs_interval([1.0, 1.1, 0.9]), 2.0) == "met"
+
+
+def test_ratio_interval_works_on_the_log_scale_and_stays_positive():
+    interval = ratio_interval([1.0, 4.0], [2.0, 2.0])  # ratios 0.5 and 2: geometric mean 1
+    assert interval.mean == pytest.approx(1.0)
+    assert 0 < interval.low < 1 < interval.high
+    assert interval.low * interval.high == pytest.approx(1.0)  # symmetric on the log scale
+    assert verdict(ratio_interval([0.3, 0.35, 0.32], [1.0, 1.0, 1.0]), 1.0) == "met"
+    with pytest.raises(ValueError):
+        ratio_interval([1.0, -1.0], [1.0, 1.0])
