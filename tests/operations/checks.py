@@ -271,13 +271,43 @@ def kubernetes_errors(document: dict, version: str = KUBERNETES_VERSION) -> list
     return []
 
 
-def deployment_problems(deployment: dict) -> list[str]:
-    """What the schema allows but our Deployment must have: probes, resources, no root, no secret
-    values, a fixed image version."""
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _port_number(container: dict, port: object) -> int | None:
+    """A probe's port as a number: given as one, or by the name of one of the container's ports."""
+    if isinstance(port, int):
+        return port
+    named = {entry.get("name"): entry["containerPort"] for entry in container.get("ports") or []}
+    return named.get(port)
+
+
+def deployment_problems(deployment: dict, hpa: dict | None = None) -> list[str]:
+    """What the schema allows but our Deployment must have: probes on their own port, resources,
+    no root, no secret values, images by digest, no API token, spread, the model from an init
+    container, and no replica count when an autoscaler manages it."""
     problems = []
-    pod = deployment["spec"]["template"]["spec"]
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    if hpa is not None and hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]:
+        if "replicas" in spec:
+            problems.append("replicas is set, but an HPA manages the count")
     if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
         problems.append("the pod does not require runAsNonRoot")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("the pod mounts a service account token")
+    spread = {c.get("topologyKey") for c in pod.get("topologySpreadConstraints") or []}
+    if "kubernetes.io/hostname" not in spread:
+        problems.append("no topology spread over nodes")
+    for volume in pod.get("volumes") or []:
+        if "persistentVolumeClaim" in volume:
+            problems.append(
+                f"volume {volume['name']}: a claim (ReadOnlyMany is not on every cloud)"
+            )
+    init_mounts = {m["name"] for c in pod.get("initContainers") or [] for m in c["volumeMounts"]}
+    for container in pod.get("initContainers") or []:
+        if not DIGEST.search(container.get("image", "")):
+            problems.append(f"{container['name']}: image {container.get('image')!r} not by digest")
     for container in pod["containers"]:
         name = container["name"]
         for probe in ("readinessProbe", "livenessProbe"):
@@ -289,19 +319,47 @@ def deployment_problems(deployment: dict) -> list[str]:
             problems.append(f"{name}: the readiness probe must ask /readyz")
         if live_path is not None and live_path != "/healthz":
             problems.append(f"{name}: the liveness probe must ask /healthz")
+        service_port = _port_number(container, "http")
+        bound = [arg for arg in container.get("args") or [] if re.fullmatch(r"[\d.]+:\d+", arg)]
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            port = ((container.get(probe) or {}).get("httpGet") or {}).get("port")
+            if port is None:
+                continue
+            number = _port_number(container, port)
+            if number == service_port:
+                problems.append(
+                    f"{name}: the {probe} queues behind predictions on the service port"
+                )
+            elif not any(address.endswith(f":{number}") for address in bound):
+                problems.append(
+                    f"{name}: the {probe} asks port {port}, where gunicorn is not bound"
+                )
         resources_ = container.get("resources") or {}
         for kind in ("requests", "limits"):
             for resource in ("cpu", "memory"):
                 if resource not in (resources_.get(kind) or {}):
                     problems.append(f"{name}: no {resource} in resources.{kind}")
         image = container.get("image", "")
-        if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
-            problems.append(f"{name}: image {image!r} has no fixed version tag")
+        if not DIGEST.search(image):
+            problems.append(f"{name}: image {image!r} is not pinned by digest")
         for variable in container.get("env") or []:
             if SECRET_NAME.search(variable["name"]) and "value" in variable:
                 problems.append(f"{name}: {variable['name']} is written out, not a secretKeyRef")
+        from_secret = {
+            variable["name"]
+            for variable in container.get("env") or []
+            if "secretKeyRef" in (variable.get("valueFrom") or {})
+        }
+        if "SERVING_DATABASE_URL" not in from_secret:
+            problems.append(f"{name}: SERVING_DATABASE_URL (it holds a password) not from a Secret")
         if (container.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False:
             problems.append(f"{name}: allowPrivilegeEscalation is not false")
+        for mount in container.get("volumeMounts") or []:
+            if mount["mountPath"] == "/var/lib/serving/model":
+                if not mount.get("readOnly"):
+                    problems.append(f"{name}: the model is mounted writable")
+                if mount["name"] not in init_mounts:
+                    problems.append(f"{name}: no init container fills the model volume")
     return problems
 
 

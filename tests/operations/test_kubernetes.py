@@ -1,6 +1,9 @@
 """deploy/kubernetes/: every manifest validates against the Kubernetes API schema (strict,
-offline, kubernetes-validate), the Deployment follows our rules, the Secret is only a template;
-each check fails on a planted error."""
+offline, kubernetes-validate), the Deployment follows our rules (no replica count under the HPA,
+the model from an init container, images by digest, probes on their own port, no API token,
+spread over nodes, the database URL from the Secret), a PodDisruptionBudget and a NetworkPolicy
+exist and say what they should, the Secret is only a template; each check fails on a planted
+error."""
 
 import pytest
 import yaml
@@ -9,6 +12,7 @@ from .checks import (
     KUBERNETES_VERSION,
     REPO_ROOT,
     deployment_problems,
+    hadolint,
     kubernetes_errors,
     load_all_yaml,
     secret_template_problems,
@@ -23,7 +27,16 @@ def _one(path, kind):
 
 def test_the_expected_manifests_exist():
     kinds = {doc["kind"] for path in MANIFESTS for doc in load_all_yaml(path)}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Secret", "ConfigMap"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "Secret",
+        "ConfigMap",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    } <= kinds
+    assert "PersistentVolumeClaim" not in kinds  # no shared disk for the model
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda path: path.name)
@@ -32,11 +45,15 @@ def test_manifest_validates_against_the_kubernetes_schema(path):
         assert kubernetes_errors(document) == [], f"against Kubernetes {KUBERNETES_VERSION}"
 
 
+DEPLOYMENT = REPO_ROOT / "deploy/kubernetes/deployment.yaml"
+
+
+def _hpa():
+    return _one(REPO_ROOT / "deploy/kubernetes/hpa.yaml", "HorizontalPodAutoscaler")
+
+
 def test_deployment_follows_our_rules():
-    assert (
-        deployment_problems(_one(REPO_ROOT / "deploy/kubernetes/deployment.yaml", "Deployment"))
-        == []
-    )
+    assert deployment_problems(_one(DEPLOYMENT, "Deployment"), _hpa()) == []
 
 
 def test_secret_is_only_a_template():
@@ -52,9 +69,9 @@ def test_the_hpa_scales_the_deployment_on_cpu():
 
 
 def test_schema_catches_a_misspelled_field(plant):
-    broken = plant("deploy/kubernetes/deployment.yaml", "  replicas: 2", "  replica: 2")
+    broken = plant("deploy/kubernetes/deployment.yaml", "  strategy:", "  stratgy:")
     errors = kubernetes_errors(_one(broken, "Deployment"))
-    assert len(errors) == 1 and "replica" in errors[0], errors
+    assert len(errors) == 1 and "stratgy" in errors[0], errors
 
 
 def test_schema_catches_a_wrong_type(plant):
@@ -105,13 +122,13 @@ def test_a_secret_value_in_the_deployment_is_caught(plant):
 
 def test_root_latest_image_and_missing_limits_are_caught(plant):
     broken = plant("deploy/kubernetes/deployment.yaml", "runAsNonRoot: true", "runAsNonRoot: false")
-    text = broken.read_text().replace("wine-api:1.0.0", "wine-api:latest")
+    text = broken.read_text().replace("wine-api:1.0.0@sha256:" + "0" * 64, "wine-api:latest")
     text = text.replace("              memory: 512Mi\n", "")
     broken.write_text(text)
     assert deployment_problems(_one(broken, "Deployment")) == [
         "the pod does not require runAsNonRoot",
         "api: no memory in resources.limits",
-        "api: image 'registry.example.com/wine-api:latest' has no fixed version tag",
+        "api: image 'registry.example.com/wine-api:latest' is not pinned by digest",
     ]
 
 
@@ -124,3 +141,104 @@ def test_a_real_looking_secret_in_the_template_is_caught(plant):
     assert secret_template_problems(_one(broken, "Secret")) == [
         "SERVING_JWT_SECRET holds a value that is not a PLACEHOLDER"
     ]
+
+
+def test_no_replica_count_under_the_hpa(plant):
+    assert "replicas" not in _one(DEPLOYMENT, "Deployment")["spec"]
+    broken = plant(
+        "deploy/kubernetes/deployment.yaml", "  selector:\n", "  replicas: 2\n  selector:\n"
+    )
+    assert deployment_problems(_one(broken, "Deployment"), _hpa()) == [
+        "replicas is set, but an HPA manages the count"
+    ]
+
+
+def test_the_model_comes_from_an_init_container_by_digest(plant):
+    pod = _one(DEPLOYMENT, "Deployment")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"][0] == "cp" and "wine-model" in init["image"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "model")
+    assert "emptyDir" in volume  # pod-local: works on every cloud, no ReadOnlyMany disk
+    broken = plant(
+        "deploy/kubernetes/deployment.yaml",
+        "wine-model:2026.12.1@sha256:" + "0" * 64,
+        "wine-model:2026.12.1",
+    )
+    assert deployment_problems(_one(broken, "Deployment"), _hpa()) == [
+        "model: image 'registry.example.com/wine-model:2026.12.1' not by digest"
+    ]
+
+
+def test_the_model_image_builds_from_the_model_folder_only():
+    dockerfile = REPO_ROOT / "deploy/kubernetes/model-image.Dockerfile"
+    result = hadolint(dockerfile)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "COPY models/wine-classifier/ /model/" in dockerfile.read_text()
+    ignore = (REPO_ROOT / "deploy/kubernetes/model-image.Dockerfile.dockerignore").read_text()
+    patterns = [line for line in ignore.splitlines() if line and not line.startswith("#")]
+    assert patterns == ["*", "!models/wine-classifier/"]
+
+
+def test_no_token_and_spread_over_nodes(plant):
+    broken = plant(
+        "deploy/kubernetes/deployment.yaml",
+        "      automountServiceAccountToken: false\n",
+        "",
+    )
+    text = broken.read_text().replace("kubernetes.io/hostname", "kubernetes.io/arch")
+    broken.write_text(text)
+    assert deployment_problems(_one(broken, "Deployment"), _hpa()) == [
+        "the pod mounts a service account token",
+        "no topology spread over nodes",
+    ]
+
+
+def test_probes_ask_their_own_port_where_gunicorn_listens(plant):
+    container = _one(DEPLOYMENT, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["port"] == "probe"
+    assert "0.0.0.0:8081" in container["args"]
+    text = plant(
+        "deploy/kubernetes/deployment.yaml", "            - 0.0.0.0:8081\n", ""
+    ).read_text()
+    assert deployment_problems(yaml.safe_load(text), _hpa()) == [
+        f"api: the {probe} asks port probe, where gunicorn is not bound"
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe")
+    ]
+    text = text.replace("port: probe", "port: http")
+    assert deployment_problems(yaml.safe_load(text), _hpa()) == [
+        f"api: the {probe} queues behind predictions on the service port"
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe")
+    ]
+
+
+def test_the_database_url_comes_from_the_secret(plant):
+    secret = _one(REPO_ROOT / "deploy/kubernetes/secret.template.yaml", "Secret")
+    assert "SERVING_DATABASE_URL" in secret["stringData"]
+    configmap = _one(REPO_ROOT / "deploy/kubernetes/configmap.yaml", "ConfigMap")
+    assert "SERVING_DATABASE_URL" not in configmap["data"]
+    broken = plant(
+        "deploy/kubernetes/deployment.yaml",
+        "            - name: SERVING_DATABASE_URL\n",
+        "            - name: SERVING_DATABASE_ADDRESS\n",
+    )
+    assert deployment_problems(_one(broken, "Deployment"), _hpa()) == [
+        "api: SERVING_DATABASE_URL (it holds a password) not from a Secret"
+    ]
+
+
+def test_the_disruption_budget_lets_one_pod_go_at_a_time():
+    budget = _one(REPO_ROOT / "deploy/kubernetes/poddisruptionbudget.yaml", "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"] == _one(DEPLOYMENT, "Deployment")["spec"]["selector"]
+    assert _hpa()["spec"]["minReplicas"] >= 2  # so one pod always answers during a drain
+
+
+def test_the_network_policy_admits_the_service_port_and_the_shared_state_only():
+    policy = _one(REPO_ROOT / "deploy/kubernetes/networkpolicy.yaml", "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["podSelector"] == _one(DEPLOYMENT, "Deployment")["spec"]["selector"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    ingress_ports = {port["port"] for rule in spec["ingress"] for port in rule["ports"]}
+    egress_ports = {port["port"] for rule in spec["egress"] for port in rule["ports"]}
+    assert ingress_ports == {8000}
+    assert egress_ports == {53, 5432, 6379}
