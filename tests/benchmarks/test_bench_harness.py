@@ -33,7 +33,7 @@ RESULTS_SCHEMA = {
             "required": ["contender", "kind", "concurrency", "round", "requests", "requests_per_s",
                          "predictions_per_s", "p50_ms", "p99_ms", "cpu_us_per_request", "errors"],
             "properties": {"kind": {"enum": ["one_row", "batch"]},
-                           "round": {"type": "integer", "minimum": 1},
+                           "round": {"type": ["integer", "null"], "minimum": 1},
                            "requests": {"type": "integer", "minimum": 1},
                            "p50_ms": NUMBER, "p99_ms": NUMBER,
                            "cpu_us_per_request": {"type": "number", "minimum": 0}}}},
@@ -46,8 +46,10 @@ RESULTS_SCHEMA = {
         "in_process": {"type": "array", "minItems": 3, "items": {
             "type": "object", "required": ["name", "per_call_us", "per_row_in_batch_us",
                                            "skipped"]}},
-        "ratios": {"type": "array", "minItems": 5, "items": {
-            "type": "object", "required": ["name", "target", "median", "meets_target", "note"]}},
+        "ratios": {"type": "array", "minItems": 7, "items": {
+            "type": "object", "required": ["name", "target", "median", "rounds", "interval",
+                                           "verdict", "note"],
+            "properties": {"verdict": {"enum": ["met", "missed", "undecided", None]}}}},
         "feature_costs": {"type": "object",
                           "required": ["concurrency", "seconds_per_cell", "ceiling_target_us", "rows"],
                           "properties": {"rows": {"type": "array", "items": {
@@ -58,7 +60,7 @@ RESULTS_SCHEMA = {
     },
 }  # fmt: skip
 OUR_CONTENDERS = {"ceiling", "naive (gunicorn)", "naive (Flask dev server)", "FastAPI peer",
-                  "bare batch"}  # fmt: skip
+                  "BentoML peer", "LitServe peer", "bare batch"}  # fmt: skip
 
 
 RUN_ID = f"test-{uuid.uuid4()}"
@@ -97,10 +99,21 @@ def test_the_quick_run_writes_valid_json(quick_run):
     skipped = {c["name"]: c["skipped"] for c in results["contenders"] if c["skipped"]}
     assert OUR_CONTENDERS <= measured, skipped
     assert not skipped
-    rounds = {(c["contender"], c["kind"], c["concurrency"]): set() for c in results["cells"]}
+    # Every contender ran every full round; the cells the ratios read ran in the headline rounds
+    # as well; the paired cells of the feature costs carry a pair number instead of a round.
+    plan, rounds = results["plan"], {}
     for cell in results["cells"]:
-        rounds[cell["contender"], cell["kind"], cell["concurrency"]].add(cell["round"])
-    assert all(seen == {1, 2} for seen in rounds.values())
+        key = (cell["contender"], cell["kind"], cell["concurrency"])
+        rounds.setdefault(key, set()).add(cell["round"])
+        assert (cell["round"] is None) == ("pair" in cell)
+    everything = set(range(1, plan["rounds"] + plan["headline_rounds"] + 1))
+    assert rounds["ceiling", "one_row", 8] == everything | (
+        {None} & rounds["ceiling", "one_row", 8]
+    )
+    assert rounds["reference (all features on)", "one_row", 8] - {None} == everything
+    assert rounds["reference without every production feature", "one_row", 8] - {None} == (
+        everything - set(range(1, plan["rounds"] + 1))
+    )
     # The reference's variants ran one-row requests at the headline concurrency only, and each
     # names what it left out.
     for row in results["feature_costs"]["rows"]:
