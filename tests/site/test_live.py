@@ -1,0 +1,290 @@
+"""Live code (`make live`, tools/live.py): cells edited and run in the page on a local kernel.
+
+The built site is served with live code, and a real chromium presses "Live code" in three
+chapters, runs the cells before one of them, edits that cell by typing into its editor, runs it
+with its own button and reads the new output. One of the edited cells starts a server. Every
+request the browser makes is checked: only the site and the Jupyter server, both on 127.0.0.1.
+Then `make live` and `make lab` themselves are started (as root here) and must answer.
+Needs `make book` first, chromium, and npm once (thebe is fetched into _build/thebe/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tools import live as live_tool
+from tools.book_checks import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+
+SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Messages the theme prints on every page (see TOOL-FACTS.md), harmless.
+KNOWN_HARMLESS = ("Identifier 'THEBE_JS_URL' has already been declared", "invalid theme mode")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """In `chapter`, the cell containing `marker`: type `typed` over `replace`, expect `expect`."""
+
+    chapter: str
+    marker: str
+    replace: str
+    typed: str
+    expect: str
+
+
+EDITS = [
+    # A plain cell, the first of its chapter.
+    Edit(
+        "04_json", '"wine": "Barolo"', "Barolo", "Nebbiolo, edited live", '"Nebbiolo, edited live"'
+    ),
+    # A cell that starts a Flask server on a free port, asks it, and stops it.
+    Edit("09_hello_flask", 'params={"wine": "barolo"}', "barolo", "edited-live", "edited-live"),
+    # A cell that sends an order to the model the chapter loaded in earlier cells, via a server.
+    Edit(
+        "01_waiter_end_to_end",
+        'print("status:"',
+        "status:",
+        "status, edited live:",
+        "status, edited live: 200",
+    ),
+]
+
+
+@dataclass
+class Requests:
+    allowed_origins: tuple[str, ...]
+    seen: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def guard(self, route) -> None:
+        url = route.request.url
+        self.seen.append(url)
+        if url.startswith(self.allowed_origins) or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Iterator[live_tool.Live]:
+    if not (SITE / "index.html").exists():
+        pytest.skip(f"no built site in {SITE}: run `make book` first")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed: run `make system-deps` as root")
+    log = tmp_path_factory.mktemp("live") / "jupyter.log"
+    with live_tool.live(site=SITE, log=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(chromium, url: str, origins: tuple[str, ...]) -> tuple[object, Requests]:
+    requests = Requests(allowed_origins=origins)
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/*", requests.guard)
+
+    def console(message) -> None:
+        if message.type == "error" and not any(k in message.text for k in KNOWN_HARMLESS):
+            requests.errors.append(message.text)
+
+    page.on("console", console)
+    page.on(
+        "pageerror",
+        lambda error: (
+            None
+            if any(k in str(error) for k in KNOWN_HARMLESS)
+            else requests.errors.append(str(error))
+        ),
+    )
+    page.goto(url, wait_until="load")
+    return page, requests
+
+
+FIND_CELL = """(marker) => {
+  const cells = window.thebe.notebook.cells;
+  const index = cells.findIndex(cell => cell.source.includes(marker));
+  return index < 0 ? null : {index, id: cells[index].id, before: index ? cells[index - 1].id : null};
+}"""
+
+SELECT_TEXT = """([id, text]) => {
+  const cm = document.querySelector(`[data-thebe-id="${id}"] .CodeMirror`).CodeMirror;
+  const start = cm.getValue().indexOf(text);
+  cm.focus();
+  cm.setSelection(cm.posFromIndex(start), cm.posFromIndex(start + text.length));
+}"""
+
+OUTPUT_OF = """(id) => {
+  const box = document.querySelector(`[data-thebe-id="${id}"]`);
+  return box.closest('div.cell').querySelector('[data-output]').innerText;
+}"""
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=[edit.chapter for edit in EDITS])
+def test_live_code_runs_an_edited_cell_on_the_local_kernel(running, chromium, edit):
+    origins = (running.site_url, running.jupyter_url)
+    page, requests = open_page(
+        chromium, f"{running.site_url}notebooks/{edit.chapter}.html", origins
+    )
+    try:
+        page.click(".book-live-button")
+        page.wait_for_selector('.book-live-button[data-state="ready"]', timeout=90_000)
+        cell = page.evaluate(FIND_CELL, edit.marker)
+        assert cell is not None, f"no cell with {edit.marker!r} in {edit.chapter}"
+        if cell["before"]:  # the cells above it, as a reader would run them first
+            page.evaluate("(id) => window.thebe.notebook.executeUpTo(id, false)", cell["before"])
+        page.evaluate(SELECT_TEXT, [cell["id"], edit.replace])
+        page.keyboard.type(edit.typed)  # typed into the editor, replacing the selection
+        page.click(f'[data-thebe-id="{cell["id"]}"] .thebe-run-button')
+        page.wait_for_function(
+            f"(id) => ({OUTPUT_OF})(id).includes({edit.expect!r})", arg=cell["id"], timeout=90_000
+        )
+        output = page.evaluate(OUTPUT_OF, cell["id"])
+        assert edit.expect in output
+        if edit.chapter == "09_hello_flask":
+            assert re.search(r"listening on http://127\.0\.0\.1:\d+", output), output
+    finally:
+        page.close()
+    assert requests.external == []
+    assert requests.errors == []
+    assert any(url.startswith(f"{running.site_url}_thebe/index.js") for url in requests.seen)
+    assert any(url.startswith(f"{running.jupyter_url}api/") for url in requests.seen)
+
+
+@contextlib.contextmanager
+def plain_site(directory: Path) -> Iterator[str]:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_plain_site_shows_no_live_button_and_loads_no_thebe(running, chromium):
+    with plain_site(SITE) as url:
+        page, requests = open_page(chromium, f"{url}notebooks/04_json.html", (url,))
+        try:
+            page.wait_for_load_state("networkidle")
+            assert page.locator(".book-live-button").count() == 0
+            assert page.locator('meta[name="book-notebook"]').count() == 1
+        finally:
+            page.close()
+    assert requests.external == []
+    assert not any("thebe/index.js" in seen or "/_thebe/" in seen for seen in requests.seen)
+
+
+def _answer(url: str, headers: dict[str, str] | None = None, method: str = "GET"):
+    request = urllib.request.Request(url, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_the_jupyter_server_needs_the_token_and_serves_only_the_sites_origin(running):
+    kernels = running.jupyter_url + "api/kernels"
+    assert _answer(kernels)[0] == 403
+    token = {"Authorization": f"token {running.token}"}
+    assert _answer(kernels, token)[0] == 200
+    site_origin = running.site_url.rstrip("/")
+    for origin, allowed in ((site_origin, True), ("http://127.0.0.1:9", False)):
+        preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+        _, headers = _answer(kernels, preflight, method="OPTIONS")
+        assert (headers.get("Access-Control-Allow-Origin") == origin) is allowed, headers
+
+
+@contextlib.contextmanager
+def make_target(*arguments: str) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        ["make", *arguments],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"make exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, b""
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def test_make_live_starts_and_answers(running):
+    site_port, jupyter_port = live_tool.free_port(), live_tool.free_port()
+    with make_target("live", f"LIVE_PORT={site_port}", f"LIVE_JUPYTER_PORT={jupyter_port}") as made:
+        status, page = _wait_for(f"http://127.0.0.1:{site_port}/notebooks/04_json.html", made)
+        assert status == 200 and b"window.BOOK_LIVE" in page
+        token = re.search(rb'"token": "([^"]+)"', page).group(1).decode()
+        status, _ = _wait_for(f"http://127.0.0.1:{jupyter_port}/api/status?token={token}", made)
+        assert status == 200
+
+
+def test_make_lab_starts_and_answers_even_as_root():
+    port = live_tool.free_port()
+    with make_target("lab", f"LAB_PORT={port}", "LAB_ARGS=--no-browser") as made:
+        status, page = _wait_for(f"http://127.0.0.1:{port}/login", made)
+        assert status == 200 and b"Jupyter" in page
