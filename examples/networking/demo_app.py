@@ -1,5 +1,5 @@
-"""The small Flask app the Part I chapters talk to: a greeting, an echo, a slow and a flaky endpoint,
-and a count of the requests and TCP connections it has seen.
+"""The small Flask app the Part I chapters talk to: a greeting, an echo, a slow, a flaky and a
+busy endpoint, and a count of the requests and TCP connections it has seen.
 
 `create_demo_app()` builds a fresh app with its own counters, so every notebook cell or test that
 needs one starts from zero.
@@ -89,6 +89,12 @@ def create_demo_app(failures_before_success: int = 2) -> Flask:
         if attempt <= state.failures_before_success:
             return jsonify(error="temporarily unavailable, try again", attempt=attempt), 503
         return jsonify(result="ok", attempt=attempt)
+
+    @app.get("/busy")
+    def busy():
+        # Overloaded, and says so: come back in `retry_after` seconds (the Retry-After header).
+        retry_after = request.args.get("retry_after", "3600")
+        return jsonify(error="overloaded, try later"), 503, {"Retry-After": retry_after}
 
     @app.get("/stats")
     def stats():

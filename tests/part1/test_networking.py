@@ -2,12 +2,14 @@
 
 import socket
 import threading
+import time
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from examples.networking.deadline import DeadlineExceeded, get_with_deadline
 from examples.networking.demo_app import create_demo_app
 from examples.networking.echo import EchoServer, echo_once
 from examples.networking.keepalive import keepalive_server_command
@@ -144,3 +146,26 @@ def test_counts_one_connection_per_plain_call_and_one_per_session():
             "requests": 5,
             "connections": 1,
         }
+
+
+def test_get_with_deadline_retries_then_succeeds_and_gives_up_before_a_long_retry_after():
+    app = create_demo_app(failures_before_success=2)
+    with serve_app(app) as server, requests.Session() as session:
+        answer = get_with_deadline(session, server.url + "/flaky", deadline=5, backoff_factor=0.01)
+        assert answer.status_code == 200 and answer.json()["attempt"] == 3
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match="after 1 attempt"):
+            get_with_deadline(session, server.url + "/busy?retry_after=3600", deadline=2)
+        assert time.monotonic() - started < 1.5
+
+
+def test_get_with_deadline_cuts_each_attempt_to_the_time_left():
+    app = create_demo_app()
+    with serve_app(app) as server, requests.Session() as session:
+        started = time.monotonic()
+        try:
+            with pytest.raises(DeadlineExceeded):
+                get_with_deadline(session, server.url + "/slow?seconds=5", deadline=0.8)
+        finally:
+            app.extensions["demo"].release.set()
+        assert time.monotonic() - started < 2.0
