@@ -4,7 +4,8 @@ Every {term} reference is recorded as the book is read: the page, and the sectio
 When the glossary page is written, each entry gets a last line, "Explained in: ...", linking the
 section of the first page (in reading order) that refers to the term, then the other chapters that
 link it. Every section of a chapter also gets an index entry, so the general index lists the
-chapters' sections and not only the glossary's terms. Loaded by settings_facts.py.
+chapters' sections and not only the glossary's terms. Glossaries side by side in one section (one
+per included fragment) are merged into one sorted list. Loaded by settings_facts.py.
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ def record_references(app: Sphinx, doctree: nodes.document) -> None:
         )
     if docname.startswith(CHAPTER_PREFIX):
         _index_sections(env, doctree)
+    _merge_glossaries(doctree)
+
+
+def _merge_glossaries(doctree: nodes.document) -> None:
+    """Glossaries that sit in one section (one per included fragment) become one sorted list, so
+    each part of the glossary page reads as a single alphabetical list under its heading."""
+    for section in doctree.findall(nodes.section):
+        glossaries = [child for child in section.children if isinstance(child, addnodes.glossary)]
+        if len(glossaries) < 2:
+            continue
+        first = glossaries[0].next_node(nodes.definition_list)
+        for other in glossaries[1:]:
+            first.extend(other.next_node(nodes.definition_list).children)
+            other.parent.remove(other)
+        first.children.sort(key=lambda item: item.next_node(nodes.term).astext().lower())
 
 
 def _index_sections(env: BuildEnvironment, doctree: nodes.document) -> None:

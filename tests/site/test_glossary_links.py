@@ -45,7 +45,9 @@ port
 
 socket
    One end.
+```
 
+```{glossary}
 loner
    Linked from nowhere.
 ```
@@ -109,6 +111,13 @@ def test_each_entry_links_the_first_section_that_uses_it_then_other_chapters(tmp
     assert found["loner"] is None  # the planted violation: the site test below fails on it
 
 
+def test_glossaries_in_one_section_become_one_sorted_list(tmp_path):
+    html = build_tiny_book(tmp_path)
+    soup = BeautifulSoup((html / "glossary.html").read_text(), "html.parser")
+    (glossary,) = soup.select("dl.glossary")
+    assert [dt["id"] for dt in glossary.select("dt")] == ["term-loner", "term-port", "term-socket"]
+
+
 def test_the_index_lists_chapter_sections(tmp_path):
     html = build_tiny_book(tmp_path)
     index = BeautifulSoup((html / "genindex.html").read_text(), "html.parser")
@@ -158,6 +167,15 @@ def test_every_back_link_resolves_to_a_section_of_the_built_site(built_glossary)
             if not target.exists() or f'id="{anchor}"' not in target.read_text():
                 broken.append(f"{term}: {link['href']}")
     assert not broken, broken
+
+
+def test_each_part_of_the_built_glossary_is_one_list():
+    page = SITE / "book" / "glossary.html"
+    if not page.exists():
+        pytest.skip(f"no built site in {SITE}")
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    for section in soup.select("section > section"):
+        assert len(section.select("dl.glossary")) == 1, section.h2.get_text()
 
 
 def test_the_built_index_lists_chapter_sections():
