@@ -197,3 +197,22 @@ def test_the_extension_fills_substitutions_in_pages_and_notebooks(tmp_path, suff
     html = (tmp_path / "html" / "index.html").read_text()
     assert f"waits {BUSY_MS} ms and binds 127.0.0.1:8000." in html
     assert "WARNING" not in warnings.getvalue(), warnings.getvalue()
+
+
+def bind_statements(text: str) -> list[str]:
+    """Paragraphs that state a default address to bind or listen on, with the address they name."""
+    found = []
+    for paragraph in paragraphs(text):
+        if re.search(r"\bdefault", paragraph, re.I) and re.search(r"\b(bind|listen)", paragraph):
+            found += re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}:(?:\d+|\$\w+)", paragraph)
+    return found
+
+
+def test_every_page_states_the_default_bind_of_gunicorn_conf():
+    assert bind_statements("By default it binds `0.0.0.0:8000`.\n\nIt listens.") == ["0.0.0.0:8000"]
+    # The cheat sheet's row for gunicorn's own `bind` setting names both addresses and gunicorn's
+    # PORT rule; the service's default (gunicorn.conf.py) must be among them.
+    for page, text in prose_texts(REPO_ROOT).items():
+        addresses = bind_statements(text)
+        if addresses:
+            assert FACTS["serving_bind"] in addresses, f"{page} states a default bind {addresses}"
