@@ -114,10 +114,20 @@ def ece_if_calibrated(
     this sample size (a calibrated model's ECE is never 0 in a finite sample)."""
     probabilities = np.asarray(probabilities, dtype=float)
     rng = np.random.default_rng(seed)
+    confidence = probabilities.max(axis=1)
+    predicted = probabilities.argmax(axis=1)
+    # The same bins as reliability_table, computed once: only the labels change between draws.
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    counts = np.bincount(index, minlength=n_bins)
+    confidence_sums = np.bincount(index, weights=confidence, minlength=n_bins)
     cumulative = probabilities.cumsum(axis=1)
+    draws = rng.random((repeats, len(probabilities), 1))
+    labels = (draws > cumulative).sum(axis=2).clip(max=probabilities.shape[1] - 1)
     values = np.empty(repeats)
     for repeat in range(repeats):
-        draws = rng.random((len(probabilities), 1))
-        labels = (draws > cumulative).sum(axis=1).clip(max=probabilities.shape[1] - 1)
-        values[repeat] = expected_calibration_error(labels, probabilities, n_bins=n_bins)
+        correct_sums = np.bincount(
+            index, weights=(labels[repeat] == predicted).astype(float), minlength=n_bins
+        )
+        values[repeat] = np.abs(correct_sums - confidence_sums).sum() / len(probabilities)
     return values

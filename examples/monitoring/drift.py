@@ -182,14 +182,19 @@ def hourly_z(
     return means * np.sqrt(per_hour)
 
 
-def cusum_alarms(z: np.ndarray, threshold: float, allowance: float = 0.5) -> np.ndarray:
-    """For each row of hourly z-values: the first hour whose CUSUM exceeds `threshold`, or -1."""
-    upper = np.zeros(z.shape[0])
-    lower = np.zeros(z.shape[0])
-    first = np.full(z.shape[0], -1)
+def cusum_paths(z: np.ndarray, allowance: float = 0.5) -> np.ndarray:
+    """The two-sided CUSUM path of each row of hourly z-values (months x hours), as `cusum`."""
+    z = np.atleast_2d(np.asarray(z, dtype=float))
+    upper, lower = np.zeros(z.shape[0]), np.zeros(z.shape[0])
+    paths = np.empty(z.shape)
     for hour in range(z.shape[1]):
         upper = np.maximum(0.0, upper + z[:, hour] - allowance)
         lower = np.maximum(0.0, lower - z[:, hour] - allowance)
-        crossed = (np.maximum(upper, lower) > threshold) & (first < 0)
-        first[crossed] = hour
-    return first
+        paths[:, hour] = np.maximum(upper, lower)
+    return paths
+
+
+def cusum_alarms(z: np.ndarray, threshold: float, allowance: float = 0.5) -> np.ndarray:
+    """For each row of hourly z-values: the first hour whose CUSUM exceeds `threshold`, or -1."""
+    crossed = cusum_paths(z, allowance) > threshold
+    return np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)

@@ -4,6 +4,7 @@ refusals too: their rate, and the fields and reasons in the error bodies the ser
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -12,15 +13,20 @@ from scipy import stats
 
 
 def refusal_table(error_bodies: Iterable[Mapping]) -> pd.DataFrame:
-    """One row per (field, problem) found in the `details` of 422 error bodies, with its count,
-    most frequent first. `field` is "features.alcohol" style, as the service writes it."""
+    """One row per (field, reason) found in the `details` of 422 error bodies, with its count,
+    most frequent first. `field` is "features.alcohol" style, as the service writes it; the reason
+    is the problem without the offending value ("must be at most 4.08, got 5.1" counts as
+    "must be at most 4.08"), so that refusals for one cause add up."""
     rows = [
-        {"field": detail.get("field", "body"), "problem": detail.get("problem", "")}
+        {
+            "field": detail.get("field", "body"),
+            "reason": re.sub(r",? got .*$", "", detail.get("problem", "")),
+        }
         for body in error_bodies
         for detail in (body.get("error") or {}).get("details") or []
     ]
     if not rows:
-        return pd.DataFrame(columns=["field", "problem", "count"])
+        return pd.DataFrame(columns=["field", "reason", "count"])
     frame = pd.DataFrame(rows).value_counts().rename("count").reset_index()
     return frame.sort_values(["count", "field"], ascending=[False, True], ignore_index=True)
 

@@ -46,8 +46,6 @@ KNOWN = (
     "24: Holm's procedure {cite}CODE multiplies the smallest p-value by 13, the next by 12, and so ",
     "24: A model is {term}CODE when, among the predictions it makes with confidence about 0.8, abou",
     "24: In a {term}CODE rollout a small share of the requests, here 20%, goes to the new version, ",
-    "24: To detect a drop from 97% to 95% correct with a test at 5% and power 80%:",
-    "24: About fifteen hundred per version; with 20% of the traffic on the canary, that is some 7,5",
 )
 
 

@@ -13,6 +13,7 @@ from examples.monitoring import (
     crossing_probability,
     cusum,
     cusum_alarms,
+    cusum_paths,
     ece_if_calibrated,
     expected_calibration_error,
     hourly_z,
@@ -154,6 +155,7 @@ def test_cusum_alarms_agree_with_the_path():
     z = np.array([[0.0, 3.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     assert cusum_alarms(z, threshold=4.0).tolist() == [2, -1]
     assert cusum(z[0])[2] > 4.0 > cusum(z[0])[1]
+    assert cusum_paths(z)[0].tolist() == cusum(z[0]).tolist()
 
 
 def test_hourly_z_is_standard_normal_without_drift():
@@ -179,13 +181,13 @@ def test_ks_permutation_test_is_exact_with_ties():
 
 # ---------------------------------------------------------------- refusals and classes
 def test_refusal_table_counts_fields_and_problems():
-    body = {"error": {"details": [{"field": "features.alcohol", "problem": "too large"}]}}
+    body = {"error": {"details": [{"field": "features.alcohol", "problem": "too large, got 16"}]}}
     other = {"error": {"details": [{"field": "features.proline", "problem": "too large"},
-                                   {"field": "features.alcohol", "problem": "too large"}]}}  # fmt: skip
+                                   {"field": "features.alcohol", "problem": "too large, got 17"}]}}  # fmt: skip
     table = refusal_table([body, other, {"error": {"details": []}}])
     assert table.to_dict("records") == [
-        {"field": "features.alcohol", "problem": "too large", "count": 2},
-        {"field": "features.proline", "problem": "too large", "count": 1},
+        {"field": "features.alcohol", "reason": "too large", "count": 2},
+        {"field": "features.proline", "reason": "too large", "count": 1},
     ]
     assert refusal_table([]).empty
 
@@ -203,3 +205,12 @@ def test_class_share_test():
     )
     assert moved.attrs["p_value"] < 1e-6
     assert moved.loc["c"].tolist() == [0.0, 0.0]
+
+
+def test_the_fast_null_ece_equals_the_reliability_table_ece():
+    probabilities = np.random.default_rng(0).dirichlet([1, 1, 1], size=60)
+    fast = ece_if_calibrated(probabilities, repeats=5, seed=3)
+    draws = np.random.default_rng(3).random((5, 60, 1))
+    labels = (draws > probabilities.cumsum(axis=1)).sum(axis=2).clip(max=2)
+    slow = [expected_calibration_error(row, probabilities) for row in labels]
+    assert fast == pytest.approx(slow)
