@@ -131,8 +131,9 @@ def create_storage_engine(database_url: str, busy_timeout_ms: int = 1000) -> sa.
         cursor.execute("PRAGMA journal_mode=WAL")
         # While another process holds the write lock, wait this long, then fail (503), not hang.
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        # In WAL mode, NORMAL survives a killed process (the commit is in the log file when
-        # execute returns); only a power cut can lose the last commits. FULL adds an fsync each.
+        # In WAL mode, NORMAL survives a killed process (the commit is in the log file, in the
+        # OS's cache, when commit returns); a power cut or an OS crash can lose the last commits,
+        # as the log is synced to disk only at checkpoints. FULL adds an fsync to every commit.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
@@ -418,4 +419,24 @@ def init_app(
     app.extensions["prediction_store"] = engine
     app.before_request(_check_idempotency_key)
     app.after_request(_recorder(engine, idempotency_key_seconds))
+    _document_idempotency_key(app, idempotency_key_seconds)
     return engine
+
+
+def _document_idempotency_key(app: Flask, lifetime_seconds: int) -> None:
+    """Add the optional header to the prediction routes of the app's OpenAPI document."""
+    paths = app.extensions.get("serving.openapi", {}).get("paths", {})
+    header = {
+        "name": IDEMPOTENCY_HEADER,
+        "in": "header",
+        "required": False,
+        "description": (
+            "A unique value per intended request, sent again with every retry: a retry gets the "
+            "first answer and stores nothing new; the same key with another body is refused "
+            f"(422). Keys are kept for {lifetime_seconds} seconds."
+        ),
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
+    for path in ("/v1/predict", "/v1/predict/batch"):
+        if "post" in paths.get(path, {}):
+            paths[path]["post"].setdefault("parameters", []).append(header)
