@@ -32,6 +32,9 @@ RETURNING tat
 """
 
 
+_CONNECTIONS: dict[Path, threading.local] = {}
+
+
 class RateLimiter:
     """`requests_per_minute` units on average, up to `burst` at once, per client, shared through
     `path`. Several limiters may share one file: their clients' names must then differ."""
@@ -46,7 +49,8 @@ class RateLimiter:
         self.interval = 60.0 / requests_per_minute
         self.window = burst * self.interval
         self.busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
+        # Limiters on one file share one connection per thread (the service has three).
+        self._local = _CONNECTIONS.setdefault(self.path.resolve(), threading.local())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = self._connection()
         connection.execute(
