@@ -216,8 +216,8 @@ class CodeArchive(SphinxDirective):
         box += intro
         commands = (
             f"tar xzf {ARCHIVE_NAME} && cd {ARCHIVE_FOLDER}\n"
-            "make book   # creates .venv from the pinned requirements, builds this site\n"
-            "make lab    # Jupyter Lab on 127.0.0.1, with every chapter"
+            "make book   # creates .venv and builds this site\n"
+            "make lab    # Jupyter Lab with every chapter"
         )
         box += nodes.literal_block(commands, commands, language="console")
         box += self._pdf_paragraph(prefix)
