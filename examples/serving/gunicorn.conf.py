@@ -35,11 +35,6 @@ for _stale in _metrics_dir.glob("*.db"):
 
 # Where to listen: the loopback interface only, unless told otherwise (a container binds 0.0.0.0).
 bind = os.environ.get("SERVING_BIND", "127.0.0.1:8000")
-# Where the operator reads /metrics: a second port, served by the master process (when_ready
-# below), which a firewall or a Kubernetes NetworkPolicy keeps away from the public. The public
-# port (bind) has no /metrics: its numbers reveal traffic and the mix of predicted classes.
-# "off" serves no metrics at all.
-metrics_bind = os.environ.get("SERVING_METRICS_BIND", "127.0.0.1:9100")
 # Processes that handle requests. One per core: the model's work is CPU-bound, and Python runs
 # one thread of Python code at a time per process, so more workers than cores only queue.
 workers = int(os.environ.get("SERVING_WORKERS", os.cpu_count() or 1))
@@ -68,6 +63,11 @@ loglevel = os.environ.get("SERVING_LOG_LEVEL", "info").lower()
 # so two gunicorns on one machine (tests, chapters, nginx's upstreams) would share it. We steer
 # gunicorn with signals instead (TERM: graceful stop, HUP: reload, TTIN/TTOU: more/fewer workers).
 control_socket_disable = True
+# Where the operator reads /metrics: a second port, served by the master process (when_ready
+# below), which a firewall or a Kubernetes NetworkPolicy keeps away from the public. The public
+# port (bind) has no /metrics: its numbers reveal traffic and the mix of predicted classes.
+# "off" serves no metrics at all.
+metrics_bind = os.environ.get("SERVING_METRICS_BIND", "127.0.0.1:9100")
 
 
 class JsonLogger(Logger):
