@@ -262,7 +262,7 @@ def test_open_loop_p99_sees_pauses_that_the_closed_loop_hides():
     # A closed-loop client meets each pause with its one request in flight: at most one slow
     # request per pause. On the timetable, every request due during a pause waits for it.
     slow_closed = int(np.sum(closed.latencies() >= 0.8 * pause))
-    assert slow_closed <= pauses + 1
+    assert slow_closed <= pauses + 3  # a little slack for a busy machine's own stalls
     slow_share = np.mean(opened.latencies() >= 0.2 * pause)
     assert slow_share > 0.03  # about (pause - 0.2 pause) / (pause + every) = 7 % expected
     assert percentiles(opened.latencies(), [99])[99] > 0.5 * pause
