@@ -118,3 +118,34 @@ def test_the_architecture_check_catches_an_x86_only_lock():
     prefix = numpy["files"].pop(arm)
     numpy["hashes"] = {digest for digest in numpy["hashes"] if not digest.startswith(prefix)}
     assert architecture_problems(entries) == ["numpy: no CPython 3.11 wheel for Linux aarch64"]
+
+
+def service_imports() -> set[str]:
+    """Top-level modules that examples/serving and examples/model import, outside the stdlib."""
+    import ast
+    import sys
+
+    found = set()
+    sources = [*ROOT.glob("examples/serving/**/*.py"), *ROOT.glob("examples/model/*.py")]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"examples", "tools"}
+
+
+def test_every_module_the_service_imports_is_in_the_image_lock():
+    # The image installs only the lock: a new import without its package fails only at start-up
+    # in a container, which no test here would see.
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    locked = set(pins(LOCK))
+    missing = {
+        module: providers.get(module)
+        for module in service_imports()
+        if not {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [])} & locked
+    }
+    assert missing == {}, "run tools/lock_service_requirements.py after adding it to the list"
