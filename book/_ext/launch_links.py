@@ -28,6 +28,10 @@ LAUNCH_KEYS = ("binderhub_url", "colab_url", "jupyterhub_url", "deepnote_url", "
 NEEDS = {
     "nginx": re.compile(r"\brun_nginx\(|which\(\s*[\"']nginx"),
     "chromium": re.compile(r"which\(\s*[\"']chromium"),
+    "PostgreSQL": re.compile(r"\binitdb\b|\bpg_ctl\b"),
+    "Redis": re.compile(r"redis-server"),
+    "wrk": re.compile(r"which\(\s*[\"']wrk|/usr/bin/wrk"),
+    "R": re.compile(r"\bRscript\b"),
 }
 
 
@@ -73,8 +77,9 @@ def _binder_note(app, doctree) -> None:
         return
     note = nodes.note(classes=["binder-note"])
     note += nodes.paragraph(
-        text=f"On Binder, the cells of this chapter that start {' and '.join(needs)} fail: "
-        "Binder's image does not have it, and you cannot install it there without root. "
+        text=f"On Binder, the cells of this chapter that start {', '.join(needs)} fail: "
+        "Binder's image does not have these programs, and you cannot install them there without "
+        "root. "
         "Run the chapter on your own machine for those cells (see the setup page)."
     )
     sections = list(doctree.findall(nodes.section))

@@ -128,3 +128,13 @@ def test_a_malformed_repository_url_stops_the_build(tmp_path):
     with pytest.raises(subprocess.CalledProcessError) as failure:
         build_fixture(tmp_path, "https://example.org/not-github")
     assert "OWNER/NAME" in failure.value.stderr.decode() + failure.value.stdout.decode()
+
+
+def test_the_chapters_binder_cannot_run_are_recognised():
+    sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
+    import launch_links
+
+    notebooks = REPO_ROOT / "notebooks"
+    assert launch_links.chapter_needs(notebooks / "14_api_contract.ipynb") == ["chromium"]
+    assert "nginx" in launch_links.chapter_needs(notebooks / "23_scaling_out.ipynb")
+    assert launch_links.chapter_needs(notebooks / "04_json.ipynb") == []
