@@ -36,8 +36,6 @@ KNOWN = (
     "17: All three run at once, after a warm-up each, and take turns: three rounds of at most 200 r",
     "18: We parse them all and keep the service's request lines. gunicorn's own access log, a secon",
     "19: SQLite's own default is to fail at once (Python's CODE module asks for 5 s); with ours it ",
-    "20: Tokens expire: ours carry an CODE claim 900 s after they were issued.",
-    "20: To see it we start a second app with a tiny allowance: a burst of 3, then 6 a minute (one ",
     "23: An instance that fails once (CODE) is left out for 10 seconds (CODE), and CODE retries a r",
     "23: The autoscaler changes the number of pods between 2 and 6 so that the pods' average CPU us",
     "24: We build the traffic from the test split, which the model never saw: each of the 45 test w",
