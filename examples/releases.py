@@ -1,7 +1,8 @@
 """Releases of the service, kept side by side so that rolling back is pointing at the previous one.
 
 A release names three things: the code (the version in pyproject.toml, tagged in git), the container
-image built from it, and the model artifact (its version and the SHA-256 of its file). The layout:
+image built from it (by digest: a tag such as wine-api:0.1.0 can be moved to other bytes, a digest
+names exactly one image), and the model artifact (its version and the SHA-256 of its file). The layout:
 
     releases/
         releases.json            one record per release, oldest first
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from examples.model.training import TrainingResult
 
 REGISTRY_FILE = "releases.json"
 CURRENT_LINK = "current"
+IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class ReleaseError(ValueError):
@@ -35,8 +38,14 @@ class Release:
     version: str
     code_version: str
     image_tag: str
+    image_digest: str
     model_version: str
     model_sha256: str
+
+    @property
+    def image_reference(self) -> str:
+        """What a deployment should pull: repository@digest, never the movable tag."""
+        return f"{self.image_tag.rsplit(':', 1)[0]}@{self.image_digest}"
 
 
 def model_dir(releases_dir: Path, model_version: str) -> Path:
@@ -65,6 +74,11 @@ def read_releases(releases_dir: Path) -> list[Release]:
 
 def record_release(releases_dir: Path, release: Release) -> None:
     """Add a release to the registry; a version that was already released is refused."""
+    if not IMAGE_DIGEST.match(release.image_digest):
+        raise ReleaseError(
+            f"release {release.version} must record its image by digest (sha256:<64 hex digits>), "
+            f"not {release.image_digest!r}"
+        )
     releases = read_releases(releases_dir)
     if any(old.version == release.version for old in releases):
         raise ReleaseError(f"release {release.version} already exists")

@@ -1,7 +1,7 @@
 """Watching a model in production: input drift (PSI, Kolmogorov-Smirnov with a multiple-testing
 correction, over time with CUSUM), calibration of the predicted probabilities, refusals and the
 predicted-class mix, comparing a canary with the current version (sample size, non-inferiority,
-sequential looks), and a model-quality gate for CI."""
+sequential looks). The model-quality gate for CI is examples.monitoring.quality_gate."""
 
 from examples.monitoring.calibration import (
     ConfidenceCheck,
@@ -38,7 +38,6 @@ from examples.monitoring.drift import (
     psi_band,
     quantile_edges,
 )
-from examples.monitoring.quality_gate import GateResult, gate_models, quality_gate
 from examples.monitoring.refusals import class_share_test, refusal_rate_alarm, refusal_table
 from examples.monitoring.sequential import (
     crossing_probability,
@@ -51,7 +50,6 @@ __all__ = [
     "CanarySize",
     "Comparison",
     "ConfidenceCheck",
-    "GateResult",
     "benjamini_hochberg",
     "bootstrap_difference",
     "class_share_test",
@@ -66,7 +64,6 @@ __all__ = [
     "drift_report",
     "ece_if_calibrated",
     "expected_calibration_error",
-    "gate_models",
     "holm",
     "hourly_z",
     "ks_permutation_test",
@@ -76,7 +73,6 @@ __all__ = [
     "per_arm_summary",
     "psi",
     "psi_band",
-    "quality_gate",
     "quantile_edges",
     "refusal_rate_alarm",
     "refusal_table",

@@ -119,7 +119,6 @@ def ece_if_calibrated(
     # The same bins as reliability_table, computed once: only the labels change between draws.
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    counts = np.bincount(index, minlength=n_bins)
     confidence_sums = np.bincount(index, weights=confidence, minlength=n_bins)
     cumulative = probabilities.cumsum(axis=1)
     draws = rng.random((repeats, len(probabilities), 1))

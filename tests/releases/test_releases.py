@@ -1,5 +1,7 @@
 """examples/releases.py: publishing model versions side by side, activating one, rolling back."""
 
+from dataclasses import replace
+
 import pytest
 
 from examples.model.artifact import ArtifactError, load_model
@@ -29,7 +31,7 @@ def releases_dir(tmp_path, trained):
         record_release(
             tmp_path,
             Release(f"0.{number + 1}.0", f"0.{number + 1}.0", f"wine-api:0.{number + 1}.0",
-                    model_version, metadata.sha256),
+                    "sha256:" + f"{number:x}" * 64, model_version, metadata.sha256),
         )  # fmt: skip
     return tmp_path
 
@@ -80,3 +82,11 @@ def test_a_consistently_replaced_model_is_caught_by_the_record(releases_dir, tra
     publish_model(trained["1.1.0"], releases_dir, "1.0.0")
     with pytest.raises(ReleaseError, match="is not the file release 0.1.0 named"):
         activate(releases_dir, "0.1.0")
+
+
+def test_a_release_records_its_image_by_digest(releases_dir):
+    first = read_releases(releases_dir)[0]
+    assert first.image_reference == "wine-api@sha256:" + "0" * 64
+    for digest in ("", "wine-api:0.3.0", "sha256:abc", "sha256:" + "G" * 64):
+        with pytest.raises(ReleaseError, match="by digest"):
+            record_release(releases_dir, replace(first, version="0.3.0", image_digest=digest))
