@@ -181,7 +181,7 @@ def numbers_in_prose(root: Path, width: int = 90) -> list[str]:
     for name, path in pages(root).items():
         if path.suffix != ".ipynb":
             continue
-        chapter = Path(name).name[:2]
+        chapter = Path(name).name.split("_")[0]
         for cell in read_cells(path):
             if cell["cell_type"] != "markdown":
                 continue
