@@ -116,6 +116,9 @@ class Contender:
     ready_path: str = "/healthz"
     skipped: str | None = None  # why it was not measured, if it was not
     leaves_out: tuple[str, ...] = ()  # production features this reference variant leaves out
+    # Seconds to wait for the first answer. LitServe spawns six processes that each import the
+    # model's libraries; on a loaded 2-core machine that took several minutes.
+    start_timeout: int = 300
 
 
 # ---- the contenders ---------------------------------------------------------------------------
@@ -261,7 +264,7 @@ def framework_peers(model_env: dict[str, str]) -> list[Contender]:
     commands = {"BentoML peer": peers.bentoml_command(python),
                 "LitServe peer": peers.litserve_command(python)}  # fmt: skip
     return [Contender(name, descriptions[name], commands[name], env,
-                      batch_path="/v1/predict/batch") for name in PEER_NAMES]  # fmt: skip
+                      batch_path="/v1/predict/batch", start_timeout=900) for name in PEER_NAMES]  # fmt: skip
 
 
 # ---- what is sent, and what must come back ----------------------------------------------------
@@ -511,7 +514,8 @@ def running_servers(everyone: list[Contender], began: float):
 
     def start(contender: Contender):
         manager = run_command(contender.command, env=contender.env, cwd=REPO_ROOT,
-                              ready_path=contender.ready_path, timeout=300)  # fmt: skip
+                              ready_path=contender.ready_path,
+                              timeout=contender.start_timeout)  # fmt: skip
         return manager, manager.__enter__()
 
     waiting = [c for c in everyone if not c.skipped]
