@@ -1,6 +1,7 @@
 """Read a Dockerfile's instructions, so chapter 22 can run an image's command without Docker.
 
 Only what the chapter needs: continuation lines joined, comments dropped, ENV and CMD understood.
+Also the CPU quota of a control group, which os.cpu_count() does not see.
 """
 
 from __future__ import annotations
@@ -64,3 +65,13 @@ def health_check_command(instructions: list[Instruction]) -> list[str]:
             _, _, command = instruction.arguments.partition("CMD ")
             return json.loads(command)
     raise ValueError("the Dockerfile has no HEALTHCHECK")
+
+
+def cpu_quota(cpu_max: str | Path = "/sys/fs/cgroup/cpu.max") -> float | None:
+    """The CPU limit of this process's control group (cgroup v2) in CPUs, or None when there is
+    none. The file holds "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit."""
+    try:
+        quota, period = Path(cpu_max).read_text().split()
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)

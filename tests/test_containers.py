@@ -45,3 +45,14 @@ def test_shell_form_cmd_and_missing_instructions_are_refused(tmp_path):
     dockerfile.write_text("FROM scratch\n")
     with pytest.raises(ValueError, match="no CMD"):
         image_command(read_instructions(dockerfile))
+
+
+def test_cpu_quota_reads_cgroup_v2_cpu_max(tmp_path):
+    from examples.containers import cpu_quota
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")  # docker run --cpus=1.5
+    assert cpu_quota(cpu_max) == 1.5
+    cpu_max.write_text("max 100000\n")
+    assert cpu_quota(cpu_max) is None
+    assert cpu_quota(tmp_path / "absent") is None
