@@ -96,7 +96,7 @@ def when_ready(server):
         # A thread of the master: it answers scrapes even while every worker is busy, and adds
         # up the workers' files (multiprocess mode). It reads those files and nothing the
         # workers share with the master, so a fork while it runs cannot leave a worker a lock
-        # held by this thread (prometheus_flask_exporter serves its port the same way).
+        # held by this thread that the worker would then need.
         from examples.serving.metrics import serve_to_operator
 
         host, _, port = metrics_bind.rpartition(":")
