@@ -5,8 +5,11 @@
     result = run_open_loop(server.url + "/v1/predict", json=body, rate=300,
                            seconds=5, arrivals="poisson")          # open loop
     percentiles(result.latencies(), [50, 99])        # seconds
-    bootstrap_percentile_ci(result.latencies(), 99)  # a 95 % interval for the p99
-    littles_law(result.records)                      # L against lambda * W
+    check_littles_law(8, result.throughput(), result.latencies().mean())  # an independent L
+
+For intervals on tail percentiles use `examples.measurement` (order statistics): a bootstrap
+bound never exceeds the sample's largest value, so it cannot cover an extreme percentile of a
+small sample with the confidence it states.
 
 A closed loop (`run_load`) runs `concurrency` clients, each sending its next request when the
 previous answer is in. An open loop (`run_open_loop`) sends on a timetable fixed in advance (a
@@ -434,6 +437,7 @@ def bootstrap_percentile_ci(
 
     Resample the values with replacement, take the q-th percentile of each resample, and return
     the middle `confidence` share of those percentiles. The seed is fixed: same data, same answer.
+    Fine for the median; not for a tail percentile of a small sample (see examples.measurement).
     """
     values = np.asarray(values, dtype=float)
     if values.size == 0:
@@ -498,7 +502,9 @@ def littles_law(
 ) -> LittlesLaw:
     """Measure L from the timeline and, separately, lambda and W from the requests that started in
     the window. Over a window that holds whole busy periods the two sides agree exactly; over a
-    slice of a steady run they agree up to edge effects."""
+    slice of a steady run they agree up to edge effects. Both sides come from the same timeline,
+    so this is a consistency check of the records, not a test of the law: `check_littles_law`
+    takes an L measured independently."""
     if not records:
         raise ValueError("no requests")
     if window is None:
