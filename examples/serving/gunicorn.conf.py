@@ -66,8 +66,8 @@ control_socket_disable = True
 # Where the operator reads /metrics: a second port, served by the master process (when_ready
 # below), which a firewall or a Kubernetes NetworkPolicy keeps away from the public. The public
 # port (bind) has no /metrics: its numbers reveal traffic and the mix of predicted classes.
-# "off" serves no metrics at all.
-metrics_bind = os.environ.get("SERVING_METRICS_BIND", "127.0.0.1:9100")
+# "off" serves no metrics at all. Not 9100: that is node_exporter's port on many hosts.
+metrics_bind = os.environ.get("SERVING_METRICS_BIND", "127.0.0.1:8001")
 
 
 class JsonLogger(Logger):

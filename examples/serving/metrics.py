@@ -2,7 +2,7 @@
 
 /metrics is not served on the service's public port: its numbers reveal the traffic and the mix
 of predicted classes. Under gunicorn, the master process serves it on a port of its own for the
-operator (SERVING_METRICS_BIND, 127.0.0.1:9100 by default; see gunicorn.conf.py). Serving it
+operator (SERVING_METRICS_BIND, 127.0.0.1:8001 by default, beside the public 8000; see gunicorn.conf.py). Serving it
 from the master also keeps the scrape answered while every worker is busy.
 
 Under gunicorn each worker is its own process with its own memory, so a counter kept in memory

@@ -38,7 +38,7 @@ def read_config(**environment) -> dict:
 def test_the_defaults_suit_a_small_machine():
     config = read_config()
     assert config["bind"] == "127.0.0.1:8000"
-    assert config["metrics_bind"] == "127.0.0.1:9100"  # the operator's port, not the public one
+    assert config["metrics_bind"] == "127.0.0.1:8001"  # the operator's port, not the public one
     assert config["workers"] == (os.cpu_count() or 1) and config["threads"] == 1
     assert config["preload_app"] is True and config["control_socket_disable"] is True
     assert config["graceful_timeout"] < config["timeout"]
