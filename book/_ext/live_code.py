@@ -5,6 +5,8 @@
   ``make live`` (tools/live.py), which tells it where the local Jupyter server is; on a plain
   site it does nothing, so there is never a dead button. thebe itself is served by ``make live``
   from the copy it fetched from npm, never from a CDN.
+- sphinx-thebe's own settings and loader (an unrelated Binder repository, thebe 0.8 from a CDN)
+  are removed from every page.
 - Every chapter's launch menu links the chapter in the Jupyter Lab that ``make lab`` starts on
   ``http://127.0.0.1:LAB_PORT`` (8888 unless the Makefile's LAB_PORT says otherwise).
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+
+from docutils import nodes
 
 STATIC = Path(__file__).parent / "live_static"
 
@@ -25,6 +29,29 @@ def notebook_path(app, pagename: str) -> str | None:
     if source.suffix != ".ipynb":
         return None
     return source.relative_to(app.srcdir).as_posix()
+
+
+def _drop_sphinx_thebe_config(app, doctree, docname) -> None:
+    """Remove what sphinx-thebe (loaded by Jupyter Book) writes into every page.
+
+    Its thebe settings name an unrelated Binder repository and its loader names thebe 0.8 on a
+    CDN; neither is used here (live-code.js brings its own settings and thebe), so neither ships.
+    """
+    for node in list(doctree.findall(nodes.raw)):
+        text = node.astext()
+        if "text/x-thebe-config" in text or text.startswith("<script>kernelName"):
+            node.parent.remove(node)
+
+
+def _is_sphinx_thebe(asset) -> bool:
+    body = getattr(asset, "attributes", {}).get("body") or ""
+    return "sphinx-thebe" in str(getattr(asset, "filename", asset)) or "THEBE_JS_URL" in body
+
+
+def _drop_sphinx_thebe_assets(app, pagename, templatename, context, doctree) -> None:
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not _is_sphinx_thebe(asset)]
 
 
 def _static_path(app) -> None:
@@ -71,4 +98,6 @@ def setup(app):
     app.add_css_file("live-code.css")
     # After the theme's header buttons (priority 501) exist.
     app.connect("html-page-context", _page, priority=600)
+    app.connect("html-page-context", _drop_sphinx_thebe_assets, priority=600)
+    app.connect("doctree-resolved", _drop_sphinx_thebe_config, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -100,6 +101,8 @@ def running(tmp_path_factory) -> Iterator[live_tool.Live]:
         pytest.skip(f"no built site in {SITE}: run `make book` first")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed: run `make system-deps` as root")
+    if not (live_tool.THEBE_ROOT / live_tool.THEBE_VERSION).exists() and not shutil.which("npm"):
+        pytest.fail("make live fetches thebe once with npm: install npm (Debian package `npm`)")
     log = tmp_path_factory.mktemp("live") / "jupyter.log"
     with live_tool.live(site=SITE, log=log) as running:
         yield running
@@ -215,6 +218,10 @@ def test_the_plain_site_shows_no_live_button_and_loads_no_thebe(running, chromiu
             page.close()
     assert requests.external == []
     assert not any("thebe/index.js" in seen or "/_thebe/" in seen for seen in requests.seen)
+    # sphinx-thebe's leftovers (an unrelated Binder repository, thebe 0.8 on a CDN) are gone.
+    html = (SITE / "notebooks" / "04_json.html").read_text()
+    for leftover in ("x-thebe-config", "jupyter-stacks-datascience", "unpkg.com", "THEBE_JS_URL"):
+        assert leftover not in html
 
 
 def _answer(url: str, headers: dict[str, str] | None = None, method: str = "GET"):
@@ -274,7 +281,8 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> tuple
 
 
 def test_make_live_starts_and_answers(running):
-    site_port, jupyter_port = live_tool.free_port(), live_tool.free_port()
+    site_port = live_tool.free_port()
+    jupyter_port = next(port for port in iter(live_tool.free_port, None) if port != site_port)
     with make_target("live", f"LIVE_PORT={site_port}", f"LIVE_JUPYTER_PORT={jupyter_port}") as made:
         status, page = _wait_for(f"http://127.0.0.1:{site_port}/notebooks/04_json.html", made)
         assert status == 200 and b"window.BOOK_LIVE" in page
