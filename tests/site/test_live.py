@@ -292,7 +292,23 @@ def test_make_live_starts_and_answers(running):
 
 
 def test_make_lab_starts_and_answers_even_as_root():
+    """...and serves the chapter where each page's "Jupyter Lab (make lab)" link points."""
+    if not (SITE / "notebooks" / "04_json.html").exists():
+        pytest.skip(f"no built site in {SITE}: run `make book` first")
     port = live_tool.free_port()
-    with make_target("lab", f"LAB_PORT={port}", "LAB_ARGS=--no-browser") as made:
+    token = "test-token-for-make-lab"
+    arguments = f"LAB_ARGS=--no-browser --IdentityProvider.token={token}"
+    with make_target("lab", f"LAB_PORT={port}", arguments) as made:
         status, page = _wait_for(f"http://127.0.0.1:{port}/login", made)
         assert status == 200 and b"Jupyter" in page
+        link = re.search(
+            r'href="http://127\.0\.0\.1:8888/lab/tree/([^"]+)"',
+            (SITE / "notebooks" / "04_json.html").read_text(),
+        )
+        assert link is not None and link.group(1) == "04_json.ipynb"
+        contents = f"http://127.0.0.1:{port}/api/contents/{link.group(1)}?token={token}"
+        assert _wait_for(contents, made)[0] == 200
+        assert (
+            _wait_for(f"http://127.0.0.1:{port}/lab/tree/{link.group(1)}?token={token}", made)[0]
+            == 200
+        )
