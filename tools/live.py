@@ -110,6 +110,12 @@ class LiveSiteHandler(SimpleHTTPRequestHandler):
         return super().translate_path(path)
 
     def send_head(self):
+        # Pages carry the token: answer only requests addressed to this machine by its own name,
+        # so a web page that rebinds its host name to 127.0.0.1 cannot read one.
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in {"127.0.0.1", "localhost"}:
+            self.send_error(403, "make live answers only to http://127.0.0.1")
+            return None
         target = Path(self.translate_path(self.path))
         if target.suffix != ".html" or not target.is_file():
             return super().send_head()
@@ -133,7 +139,9 @@ class Live:
     jupyter: subprocess.Popen
 
 
-def jupyter_command(port: int, token: str, origin: str) -> list[str]:
+def jupyter_command(port: int, origin: str) -> list[str]:
+    """The Jupyter server's command line; the token goes in the environment (JUPYTER_TOKEN), where
+    other users of the machine cannot read it, unlike a command line that `ps` shows them."""
     command = [
         str(Path(sys.executable).parent / "jupyter-server"),
         "--ServerApp.ip=127.0.0.1",
@@ -141,7 +149,6 @@ def jupyter_command(port: int, token: str, origin: str) -> list[str]:
         "--ServerApp.port_retries=0",
         "--ServerApp.open_browser=False",
         f"--ServerApp.root_dir={REPO_ROOT}",
-        f"--IdentityProvider.token={token}",
         f"--ServerApp.allow_origin={origin}",
     ]
     if os.geteuid() == 0:
@@ -207,8 +214,9 @@ def live(
     )
     output = log.open("ab") if log else subprocess.DEVNULL
     jupyter = subprocess.Popen(  # noqa: S603 - our own command line
-        jupyter_command(jupyter_port, token, site_url.rstrip("/")),
+        jupyter_command(jupyter_port, site_url.rstrip("/")),
         cwd=REPO_ROOT,
+        env={**os.environ, "JUPYTER_TOKEN": token},
         stdout=output,
         stderr=output,
         start_new_session=True,  # its own process group, stopped in `finally`

@@ -233,6 +233,12 @@ def _answer(url: str, headers: dict[str, str] | None = None, method: str = "GET"
         return error.code, dict(error.headers)
 
 
+def test_the_live_site_answers_only_requests_addressed_to_this_machine(running):
+    page = running.site_url + "notebooks/04_json.html"
+    assert _answer(page)[0] == 200
+    assert _answer(page, {"Host": "rebound.example.org"})[0] == 403
+
+
 def test_the_jupyter_server_needs_the_token_and_serves_only_the_sites_origin(running):
     kernels = running.jupyter_url + "api/kernels"
     assert _answer(kernels)[0] == 403
