@@ -106,7 +106,7 @@ def test_keys_are_compared_with_hmac_compare_digest(model_dir, tmp_path, wine, m
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(auth.credentials.hmac, "compare_digest", spy)
     app = create_app(
         Settings.isolated(
             tmp_path,
