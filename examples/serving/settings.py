@@ -45,8 +45,8 @@ class Settings:
     database_migrate: bool = True
     # How long a write waits for another process's lock before the request fails with 503.
     database_busy_timeout_ms: int = 1000
-    # Require an API key or a token on the prediction routes (auth.py). The three secrets are
-    # left out of repr(), so printing or logging the settings cannot leak them.
+    # Require an API key or a token on the prediction routes (auth/). The secrets (these three and
+    # jwt_previous_secret) are left out of repr(), so printing the settings cannot leak them.
     auth_enabled: bool = True
     api_key_hashes: str = field(default="", repr=False)
     users: str = field(default="", repr=False)
