@@ -1,7 +1,9 @@
 """The same pipeline run by onnxruntime: export it with skl2onnx, predict with an InferenceSession.
 
 ONNX computes in float32 here, scikit-learn in float64, so the two agree only up to rounding:
-PROBABILITY_TOLERANCE is the largest difference in any probability that we accept, everywhere.
+PROBABILITY_TOLERANCE is the largest difference in any probability that chapter 8 and the tests
+accept. The service itself does not run onnxruntime: it uses its own float64 numpy arithmetic
+(examples/serving/predictor.py, LinearPipelinePredictor), with a tolerance of its own.
 """
 
 from __future__ import annotations
