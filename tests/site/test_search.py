@@ -25,14 +25,14 @@ EXPECTED = {
     "127.0.0.1": "notebooks/02_processes_and_ports",
     "localhost": "notebooks/02_processes_and_ports",
     "HTTPS": "notebooks/03_http_by_hand",
+    "async": "notebooks/17b_async_or_a_serving_framework",
+    "alert": "notebooks/18_logging_and_metrics",  # its section on alerting rules
 }
 # phrase -> the page being written for it (issue 17 E). When it lands, move the phrase to
 # EXPECTED (with an alias in book/_ext/search_aliases.py if the word search alone misses it).
 PENDING = {
     "CORS": "a page on browsers calling the service (cross-origin requests)",
     "TLS": "the chapter that puts TLS in front of the service (chapter 3 only introduces it)",
-    "async": "a section on async servers (event loops beside processes and threads)",
-    "alert": "a section on alerting rules (Prometheus) in the operations chapters",
     "R client": "the runnable R client for the reference service (the R phrasebook)",
 }
 
