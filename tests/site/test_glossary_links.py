@@ -144,6 +144,11 @@ def test_every_glossary_term_is_linked_from_a_chapter():
     assert LINKED_ONLY_FROM_OTHER_PAGES <= unlinked, "now linked: remove from the list"
 
 
+# The built-site checks run with the browser tests (`make browser`, after `make book`), so that
+# they never read a site older than the sources.
+built_site = pytest.mark.browser
+
+
 @pytest.fixture(scope="module")
 def built_glossary() -> dict:
     page = SITE / "book" / "glossary.html"
@@ -152,12 +157,14 @@ def built_glossary() -> dict:
     return entries(page.read_text())
 
 
+@built_site
 def test_every_entry_of_the_built_glossary_has_a_back_link(built_glossary):
     missing = sorted(term for term, backlinks in built_glossary.items() if backlinks is None)
     assert len(built_glossary) > 100
     assert not missing, f"entries without 'Explained in': {missing}"
 
 
+@built_site
 def test_every_back_link_resolves_to_a_section_of_the_built_site(built_glossary):
     broken = []
     for term, backlinks in built_glossary.items():
@@ -169,6 +176,7 @@ def test_every_back_link_resolves_to_a_section_of_the_built_site(built_glossary)
     assert not broken, broken
 
 
+@built_site
 def test_each_part_of_the_built_glossary_is_one_list():
     page = SITE / "book" / "glossary.html"
     if not page.exists():
@@ -178,6 +186,7 @@ def test_each_part_of_the_built_glossary_is_one_list():
         assert len(section.select("dl.glossary")) == 1, section.h2.get_text()
 
 
+@built_site
 def test_the_built_index_lists_chapter_sections():
     index = SITE / "genindex.html"
     if not index.exists():
