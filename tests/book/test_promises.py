@@ -18,10 +18,6 @@ PROMISES = yaml.safe_load((REPO_ROOT / "tests" / "book" / "promises.yml").read_t
 CHAPTERS = [name for name in toc_files() if name.startswith("notebooks/")]
 # Promises no cell keeps today (the chapter's author keeps or withdraws them). May only SHRINK.
 KNOWN_UNDELIVERED = {
-    (
-        "notebooks/08_faster_runtime_onnx",
-        "(prose, cell 25) Part IV measures how much of a request's total time the model is",
-    ),
     ("notebooks/13_testing_the_service", "how much faster the test client is than a real socket"),
 }
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.+?)\s*$", re.M)
