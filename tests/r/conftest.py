@@ -34,13 +34,33 @@ def parameters_file(model_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def held_out_wines(model_dir) -> list[dict[str, float]]:
-    """The held-out wines whose every feature lies in the allowed domain (all 45 of them)."""
-    domain = ensure_model(model_dir).metadata.domain
+def held_out_wines() -> list[dict[str, float]]:
+    """The 45 wines of the held-out split, as the request bodies' feature objects."""
     _, X_test, _, _ = split_data()  # noqa: N806
-    wines = X_test.to_dict(orient="records")
-    return [
-        wine
-        for wine in wines
-        if all(r["allowed_min"] <= wine[n] <= r["allowed_max"] for n, r in domain.items())
-    ]
+    return X_test.to_dict(orient="records")
+
+
+def in_domain(wine: dict[str, float], domain: dict) -> bool:
+    return all(r["allowed_min"] <= wine[n] <= r["allowed_max"] for n, r in domain.items())
+
+
+PLUMBER_COMMAND = [
+    "Rscript",
+    "-e",
+    'plumber::pr("api.R") |> plumber::pr_run(host = "127.0.0.1", port = {port}, docs = FALSE)',
+]
+R_FOLDER = Path(__file__).resolve().parents[2] / "examples" / "r"
+
+
+@pytest.fixture(scope="session")
+def plumber_service(parameters_file):
+    """The plumber twin (examples/r/api.R) on a free port, stopped when the session ends."""
+    from examples.toolbox import run_command
+
+    if RSCRIPT is None:
+        pytest.skip(needs_r.kwargs["reason"])
+    env = {"WINE_PARAMETERS": str(parameters_file)}
+    with run_command(
+        PLUMBER_COMMAND, cwd=R_FOLDER, env=env, ready_path="/healthz", grace=5
+    ) as server:
+        yield server
