@@ -100,4 +100,5 @@ def setup(app):
     app.connect("html-page-context", _page, priority=600)
     app.connect("html-page-context", _drop_sphinx_thebe_assets, priority=600)
     app.connect("doctree-resolved", _drop_sphinx_thebe_config, priority=900)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # Bumping env_version makes Sphinx rebuild every page once, so no page keeps an old header.
+    return {"env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
