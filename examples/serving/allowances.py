@@ -49,6 +49,8 @@ class RateLimiter:
         self.interval = 60.0 / requests_per_minute
         self.window = burst * self.interval
         self.busy_timeout_ms = busy_timeout_ms
+        self.prune_every = 10_000  # spends per process between two prunes
+        self._spends = 0
         # Limiters on one file share one connection per thread (the service has three).
         self._local = _CONNECTIONS.setdefault(self.path.resolve(), threading.local())
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +58,7 @@ class RateLimiter:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS allowances (client TEXT PRIMARY KEY, tat REAL)"
         )
-        # A row whose tat has passed means the same as no row: drop them at start-up.
-        connection.execute("DELETE FROM allowances WHERE tat < ?", (time.time(),))
+        self.prune()
 
     def _connection(self) -> sqlite3.Connection:
         """One connection per thread and per process (a connection must not cross a fork)."""
@@ -96,10 +97,19 @@ class RateLimiter:
             "increment": cost * self.interval,
             "window": self.window,
         }
+        self._spends += 1
+        if self._spends % self.prune_every == 0:
+            self.prune(now)
         # fetchall: a RETURNING statement holds the write lock until its rows are read.
         if self._connection().execute(_SPEND, parameters).fetchall():
             return 0.0
         return self.wait(client, now, cost)
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop the rows whose tat has passed (they mean the same as no row); how many went.
+        Without it, every address and user name ever tried would keep a row for good."""
+        now = time.time() if now is None else now
+        return self._connection().execute("DELETE FROM allowances WHERE tat < ?", (now,)).rowcount
 
     def wait(self, client: str, now: float | None = None, cost: int = 1) -> float:
         """Seconds until `client` could spend `cost` units; 0.0 if now. Spends nothing."""

@@ -270,3 +270,16 @@ def test_the_reference_app_orders_the_limits_around_authentication(tmp_path, mod
     assert logins == [401, 401, 429]
     document = client.get("/openapi.json").get_json()
     assert "429" in document["paths"]["/v1/token"]["post"]["responses"]
+
+
+def test_expired_allowances_are_pruned_as_the_limiter_runs(limiter_path):
+    """Guessed user names and passing addresses must not keep a row for good."""
+    limiter = RateLimiter(limiter_path, requests_per_minute=60, burst=1)
+    limiter.prune_every = 5
+    now = 4_000_000.0
+    for i in range(4):
+        limiter.spend(f"login-user:guess-{i}", now)
+    count = "SELECT count(*) FROM allowances"
+    assert limiter._connection().execute(count).fetchone()[0] == 4
+    limiter.spend("someone", now + 60)  # the fifth spend prunes the four expired rows first
+    assert limiter._connection().execute(count).fetchone()[0] == 1
