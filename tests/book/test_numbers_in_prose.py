@@ -43,8 +43,6 @@ KNOWN = (
     "17b: Say each prediction must first fetch a customer record from another service that takes 50 ",
     "17b: By {term}CODE, a server that can hold MATH requests at once, each lasting 50 ms, answers a",
     "17b: We measure each for 3 s.",
-    # TO GLUE: a benchmark figure typed by hand: glue it, or cite the benchmark report
-    "18: We parse them all and keep the service's request lines. gunicorn's own access log, a secon",
     "18: 99.9% of requests are not answered with a 5xx.",
     "18: The remaining 0.1% is the {term}CODE;",
     "18: 99% of single predictions take at most 50 ms inside Flask (50 ms is a bucket edge, so the ",
