@@ -150,7 +150,7 @@ def _limit_clients(limits: Limits):
             )
         wait = _spend(limits.clients, client_identity(), cost=rows)
         if wait > 0:
-            raise too_many(wait, f"this client ({rows} rows asked)")
+            raise too_many(wait, f"this client, asking for {rows} row{'s' * (rows != 1)}")
 
     return check
 
