@@ -227,14 +227,20 @@ def _language_of(path: Path) -> str:
 
 def _marked_lines(lines: list[str], marker: str, begin: int = 0) -> list[int]:
     """Indexes of the lines from `begin` on that a marker names: the lines equal to it (trailing
-    spaces ignored) if any, else those that begin with it, else those that contain it."""
-    candidates = range(begin, len(lines))
+    spaces ignored) if any, else those that begin with it, else those that contain it. A marker
+    of several lines names the first of as many consecutive lines, each named by its own line."""
+    parts = marker.split("\n")
+    candidates = range(begin, len(lines) - len(parts) + 1)
     for matches in (
-        lambda line: line.rstrip() == marker.rstrip(),
-        lambda line: line.startswith(marker),
-        lambda line: marker in line,
+        lambda line, part: line.rstrip() == part.rstrip(),
+        lambda line, part: line.startswith(part),
+        lambda line, part: part in line,
     ):
-        found = [i for i in candidates if matches(lines[i])]
+        found = [
+            i
+            for i in candidates
+            if all(matches(lines[i + j], part) for j, part in enumerate(parts))
+        ]
         if found:
             return found
     return []
@@ -243,8 +249,9 @@ def _marked_lines(lines: list[str], marker: str, begin: int = 0) -> list[int]:
 def show_source(path: str | Path, start: str | None = None, end: str | None = None) -> Code:
     """Show a file of the repository (a path relative to its root), or a slice of it: from the line
     `start` names (else the top) to the first line from there that `end` names (else the bottom).
-    A line equal to a marker wins over one beginning with it, which wins over one containing it.
-    A `start` that names no line, or several, raises ValueError, as does an `end` naming none."""
+    A line equal to a marker wins over one beginning with it, which wins over one containing it;
+    a marker with newlines names consecutive lines. A `start` that names no line, or several,
+    raises ValueError, as does an `end` naming none."""
     file = _resolve(path)
     lines = file.read_text().splitlines()
     first, last = 0, len(lines) - 1

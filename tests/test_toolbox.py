@@ -169,3 +169,9 @@ def test_show_source_refuses_an_ambiguous_or_missing_marker(workflow_file):
         show_source(workflow_file, start="deploy:")
     with pytest.raises(ValueError, match="names no line"):
         show_source(workflow_file, start="jobs:", end="cancel-in-progress")
+
+
+def test_show_source_a_marker_of_two_lines_names_them_together(workflow_file):
+    # "    image: not-this-one" comes right after "  test:", which makes it one of a kind.
+    shown = repr(show_source(workflow_file, start="  test:\n    image:", end="image"))
+    assert shown.splitlines() == ["  test:", "    image: not-this-one"]
