@@ -2,8 +2,8 @@
 the schema is built and evolved by migrations."""
 
 import sqlite3
-import uuid
 import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
