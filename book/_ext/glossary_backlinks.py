@@ -3,8 +3,9 @@
 Every {term} reference is recorded as the book is read: the page, and the section it sits in.
 When the glossary page is written, each entry gets a last line, "Explained in: ...", linking the
 section of the first page (in reading order) that refers to the term, then the other chapters that
-link it. Every section of a chapter also gets an index entry, so the general index lists the
-chapters' sections and not only the glossary's terms. Glossaries side by side in one section (one
+link it. When a later section's title names the term, that section is where it is explained, and
+the first use is linked as well. Every section of a chapter also gets an index entry, so the
+general index lists the chapters' sections and not only the glossary's terms. Glossaries side by side in one section (one
 per included fragment) are merged into one sorted list. Loaded by settings_facts.py.
 """
 
@@ -125,6 +126,22 @@ def backlinks(env: BuildEnvironment, term: str) -> list[tuple[str, str, str]]:
     return chosen
 
 
+def explaining_section(env: BuildEnvironment, term: str, glossary_page: str):
+    """The first reference, in reading order, that sits in a section whose title names the term
+    (its first word-stem: 'Ports explained' names 'port'); None when no title does."""
+    rank = {name: i for i, name in enumerate(reading_order(env))}
+    key = _normalise(term)
+    stem = key[: max(4, len(key) - 2)]
+    places = sorted(
+        (p for p in env.__dict__.get("glossary_backlinks", {}).get(key, []) if p[0] in rank),
+        key=lambda place: rank[place[0]],
+    )
+    return next(
+        (p for p in places if p[0] != glossary_page and stem in _normalise(p[2])),
+        None,
+    )
+
+
 def add_backlinks(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     """Append 'Explained in: ...' to each entry of each glossary on the page."""
     env = app.env
@@ -138,10 +155,15 @@ def add_backlinks(app: Sphinx, doctree: nodes.document, fromdocname: str) -> Non
             places = [p for p in backlinks(env, terms[0].astext()) if p[0] != fromdocname]
             if not places:
                 continue
+            first = places[0]
+            explained = explaining_section(env, terms[0].astext(), fromdocname) or first
             paragraph = nodes.paragraph(classes=["glossary-backlinks"])
             paragraph += nodes.strong(text="Explained in: ")
-            first, *others = places
-            paragraph += _link(app, fromdocname, first, with_section=True)
+            paragraph += _link(app, fromdocname, explained, with_section=True)
+            if explained[:2] != first[:2]:
+                paragraph += nodes.Text(". First used in: ")
+                paragraph += _link(app, fromdocname, first, with_section=True)
+            others = [p for p in places if p[0] not in {first[0], explained[0]}]
             if others:
                 paragraph += nodes.Text(". Also linked from: ")
                 for index, place in enumerate(others[:MAX_OTHER_PAGES]):

@@ -62,7 +62,7 @@ def build_tiny_book(tmp_path) -> Path:
         "# Book\n\n```{toctree}\nnotebooks/01_a\nnotebooks/02_b\nglossary\n```\n"
     )
     (source / "notebooks" / "01_a.md").write_text(
-        "# First chapter\n\n## Ports explained\n\nA {term}`port` here.\n"
+        "# First chapter\n\n## Ports explained\n\nA {term}`port` here, and a {term}`socket`.\n"
     )
     (source / "notebooks" / "02_b.md").write_text(
         "# Second chapter\n\n## Sockets\n\nA {term}`socket`.\n\n## Again\n\n{term}`Ports <port>`.\n"
@@ -107,7 +107,12 @@ def test_each_entry_links_the_first_section_that_uses_it_then_other_chapters(tmp
         ("notebooks/01_a.html#ports-explained", "First chapter, section “Ports explained”"),
         ("notebooks/02_b.html#again", "Second chapter"),
     ]
-    assert [a["href"] for a in found["socket"].find_all("a")] == ["notebooks/02_b.html#sockets"]
+    # Used in passing in chapter 1, explained under a heading that names it in chapter 2.
+    assert [a["href"] for a in found["socket"].find_all("a")] == [
+        "notebooks/02_b.html#sockets",
+        "notebooks/01_a.html#ports-explained",
+    ]
+    assert "First used in" in found["socket"].get_text()
     assert found["loner"] is None  # the planted violation: the site test below fails on it
 
 
