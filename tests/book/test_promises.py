@@ -77,11 +77,13 @@ def admonition_bullets(cells: list[dict]) -> int | None:
 
 
 def test_every_chapter_has_its_promises_listed():
-    assert sorted(PROMISES) == sorted(CHAPTERS)
+    assert set(CHAPTERS) - set(PROMISES) == set(), "add the chapter's items to promises.yml"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("chapter", sorted(set(CHAPTERS) | set(PROMISES)))
 def test_every_promise_has_a_cell_that_keeps_it(chapter):
+    if not (REPO_ROOT / f"{chapter}.ipynb").exists():
+        pytest.skip(f"{chapter} is not in the book (yet)")
     cells = read_cells(REPO_ROOT / f"{chapter}.ipynb")
     promises = PROMISES.get(chapter, [])
     bullets = admonition_bullets(cells)
