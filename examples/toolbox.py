@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -281,3 +283,108 @@ def show_diff(old: str | Path, new: str | Path, context: int = 2) -> Code:
         lineterm="",
     )
     return Code("\n".join(diff), "diff")
+
+
+# PostgreSQL and Redis for the chapters on several instances (23): real servers from Debian's
+# packages, each in a temporary folder, listening on 127.0.0.1 only, and always stopped.
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def _as_postgres(args: Sequence[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run its programs as Debian's `postgres` user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return list(args)
+
+
+def _wait_for_port(port: int, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise ServerError(f"the server on port {port} exited before it accepted connections")
+        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"nothing accepted connections on port {port} within {timeout} s")
+
+
+@contextlib.contextmanager
+def run_postgres(timeout: float = 60.0) -> Iterator[RunningServer]:
+    """A fresh PostgreSQL cluster in a temporary folder, on a free 127.0.0.1 port, stopped (and the
+    folder removed) when the block ends. `server.extra["url"]` is the SQLAlchemy URL (user `app`,
+    no password: only local connections, trusted); `server.extra["stop"]()` and `["start"]()`
+    stop and start the same cluster again, as a database restart does."""
+    initdb, pg_ctl = POSTGRES_BIN / "initdb", POSTGRES_BIN / "pg_ctl"
+    if not initdb.exists():
+        raise ServerError(f"{initdb} is missing: install Debian's postgresql package")
+    folder = Path(tempfile.mkdtemp(prefix="postgres-"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    data, port, log = folder / "data", free_port(), folder / "server.log"
+
+    def run(args: Sequence[str], seconds: float) -> None:
+        result = subprocess.run(  # noqa: S603 - fixed binaries, our own paths
+            _as_postgres([str(arg) for arg in args]),
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"{args[0]} failed:\n{result.stdout}{result.stderr}")
+
+    options = f"-c listen_addresses={LOOPBACK} -p {port} -k {folder} -c fsync=off"
+
+    def start() -> None:
+        run([pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "-t", int(timeout), "start"],
+            timeout + 5)  # fmt: skip
+
+    def stop() -> None:
+        run([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], 60)
+
+    running = RunningServer(host=LOOPBACK, port=port, log_path=log)
+    try:
+        run([initdb, "-D", data, "-A", "trust", "-U", "app", "--no-sync"], 120)
+        start()
+        running.extra.update(
+            url=f"postgresql+psycopg://app@{LOOPBACK}:{port}/postgres",
+            directory=folder,
+            start=start,
+            stop=stop,
+        )
+        yield running
+    finally:
+        if (data / "postmaster.pid").exists():
+            with contextlib.suppress(ServerError, subprocess.TimeoutExpired):
+                stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def run_redis(timeout: float = 30.0) -> Iterator[RunningServer]:
+    """A Redis server on a free 127.0.0.1 port, keeping nothing on disk, stopped when the block
+    ends. `server.extra["url"]` is its redis:// URL."""
+    if not REDIS_SERVER.exists():
+        raise ServerError(f"{REDIS_SERVER} is missing: install Debian's redis-server package")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="redis-") as name:
+        folder = Path(name)
+        log_path = folder / "server.log"
+        args = [str(REDIS_SERVER), "--bind", LOOPBACK, "--port", str(port), "--dir", name,
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes"]  # fmt: skip
+        with open(log_path, "wb") as log_file:
+            process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
+                args, stdout=log_file, stderr=subprocess.STDOUT, cwd=name
+            )
+        running = RunningServer(host=LOOPBACK, port=port, process=process, log_path=log_path)
+        running.extra["url"] = f"redis://{LOOPBACK}:{port}/0"
+        try:
+            try:
+                _wait_for_port(port, timeout, alive=lambda: process.poll() is None)
+            except ServerError as error:
+                raise ServerError(f"{error}\n--- server log ---\n{running.log()[-3000:]}") from None
+            yield running
+        finally:
+            _stop_process_tree(process, grace=10)
