@@ -1,14 +1,16 @@
 """One error shape for every failure: a status code and
-{"error": {"status", "code", "message", "details": [{"field", "problem"}]}}."""
+{"error": {"status", "code", "message", "details": [{"field", "problem"}]}}.
+
+Reading and validating a request's body lives in request_parsing.py; this module only words errors.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 
-from flask import Flask, Request, jsonify, request
-from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 # The stable code for each status a client may see; a client branches on the code, not the text.
 CODES = {
@@ -30,8 +32,6 @@ MESSAGES = {
     413: "The request body is too large for this service.",
     500: "The service failed to handle this request; the error has been logged.",
 }
-# Headers of an HTTP error that tell the client what to do next, so they are kept.
-KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 class ApiError(Exception):
@@ -65,37 +65,6 @@ class ApiError(Exception):
         return response
 
 
-class JsonRequest(Request):
-    """Flask's request, whose JSON failures raise our errors instead of an HTML page."""
-
-    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
-        try:
-            return super().get_json(force=force, silent=silent, cache=cache)
-        except RecursionError:
-            # Python's parser gives up on nesting deeper than about a thousand levels, with an
-            # error that is not a ValueError, so Flask would let it become a 500.
-            raise ApiError(
-                400,
-                "The request body is not valid JSON: it is nested too deeply.",
-                code="invalid_json",
-            ) from None
-
-    def on_json_loading_failed(self, e: ValueError | None):
-        if e is None:
-            raise ApiError(
-                415, "Send the body as JSON with the header Content-Type: application/json."
-            )
-        if isinstance(e, json.JSONDecodeError):  # says where the text stops being JSON
-            raise ApiError(400, f"The request body is not valid JSON: {e}.", code="invalid_json")
-        # Any other ValueError (a number of thousands of digits, ...) has Python's own wording,
-        # which would tell the client about the server's internals.
-        raise ApiError(
-            400,
-            "The request body is not valid JSON: it holds a value that cannot be read.",
-            code="invalid_json",
-        )
-
-
 def describe(error: dict) -> str:
     """One pydantic error as a short sentence fragment about the field it names."""
     kind, context, value = error["type"], error.get("ctx", {}), error.get("input")
@@ -103,12 +72,13 @@ def describe(error: dict) -> str:
         return "is required"
     if kind == "extra_forbidden":
         return "is not an accepted field"
-    if kind == "finite_number":
-        return f"must be a finite number, got {json_value(value)}"
-    if kind in {"float_type", "float_parsing", "int_type"}:
+    if kind in {"finite_number", "float_type", "float_parsing", "int_type"}:
         if isinstance(value, int) and not isinstance(value, bool):
-            # A JSON integer too large for a 64-bit float (more than about 1e308).
-            return f"must be a number a 64-bit float can hold, got an integer of {len(str(abs(value)))} digits"
+            # A JSON integer too large for a 64-bit float (more than about 1.8e308).
+            digits = len(str(abs(value)))
+            return f"must be a number a 64-bit float can hold, got an integer of {digits} digits"
+        if kind == "finite_number":
+            return f"must be a finite number, got {json_value(value)}"
         return f"must be a number, got {json_type(value)}"
     if kind == "greater_than_equal":
         return f"must be at least {context['ge']}, got {value}"
@@ -155,38 +125,26 @@ def from_validation_error(error: ValidationError) -> ApiError:
     return ApiError(422, message, details)
 
 
-def from_http_exception(error: HTTPException) -> ApiError:
+def http_error_response(error: HTTPException):
+    """Werkzeug's own response for `error`, with our JSON body in place of its HTML page.
+
+    Starting from `error.get_response()` keeps the status and every header Werkzeug sets
+    (Allow on a 405, Retry-After on a 429 or 503, WWW-Authenticate on a 401).
+    """
     status = error.code or 500
     message = MESSAGES.get(status) or error.description or error.name
     message = message if message.endswith(".") else message + "."
-    response_headers = dict(error.get_response().headers)
-    headers = {name: response_headers[name] for name in KEPT_HEADERS if name in response_headers}
-    return ApiError(status, message, headers=headers)
-
-
-def validated_body(model: type[BaseModel]) -> BaseModel:
-    """The request's JSON body as an instance of `model`, or an ApiError saying what is wrong.
-
-    Only the request's validation becomes a 422: a ValidationError anywhere else is our bug (500).
-    """
-    if request.is_json:
-        # The fast path: pydantic reads the bytes and validates in one pass, in Rust, three times
-        # faster than json.loads followed by validation on a 1,000-row batch. A body it refuses
-        # goes the slow way below, which decides, and words the problem as every error is worded
-        # (tests/serving/test_speed_paths.py checks that whatever the fast way accepts, the slow
-        # way accepts too, with the same values).
-        try:
-            return model.model_validate_json(request.get_data())
-        except ValidationError:
-            pass
-    try:
-        return model.model_validate(request.get_json())
-    except ValidationError as error:
-        raise from_validation_error(error) from None
+    body = ApiError(status, message).to_response()
+    response = error.get_response()
+    response.set_data(body.get_data())
+    response.content_type = body.content_type
+    return response
 
 
 def init_app(app: Flask) -> None:
     """Turn every error, expected or not, into the one JSON shape."""
+    from examples.serving.request_parsing import JsonRequest  # it raises ApiError, defined here
+
     app.request_class = JsonRequest
 
     @app.errorhandler(ApiError)
@@ -195,10 +153,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        return from_http_exception(error).to_response()
+        return http_error_response(error)
 
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):
-        # The details go to the log for us; the client gets a generic message and no internals.
-        app.logger.error("unhandled %s", type(error).__name__, exc_info=error)
-        return ApiError(500, MESSAGES[500]).to_response()
+    # An exception no other handler claims reaches Flask as an InternalServerError wrapping it.
+    # Flask has already logged it with its traceback; the client gets a generic message. Handling
+    # this class (not Exception) leaves Flask's TESTING and PROPAGATE_EXCEPTIONS working: with
+    # either set, Flask raises the original exception for the test to see instead.
+    @app.errorhandler(InternalServerError)
+    def handle_unexpected(error: InternalServerError):
+        return http_error_response(error)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 from flask import Blueprint, g
 
-from examples.serving.errors import ApiError, validated_body
+from examples.serving.errors import ApiError
 from examples.serving.predictor import Predictor, service_state
+from examples.serving.request_parsing import validated_body
 from examples.serving.schemas import (
     HealthResponse,
     ModelInfo,

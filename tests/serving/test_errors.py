@@ -3,13 +3,10 @@
 import json
 import math
 
-import numpy as np
 import pytest
 from flask import abort
-from werkzeug.exceptions import TooManyRequests
 
 from examples.serving import Settings, create_app
-from examples.serving.errors import ApiError
 from examples.serving.predictor import load_predictor
 
 
@@ -142,6 +139,7 @@ def test_wrong_methods_are_405_with_allow(client, method, path, allowed):
     response = getattr(client, method)(path)
     assert_error(response, 405, "method_not_allowed")
     assert allowed in response.headers["Allow"]
+    assert response.headers["Content-Length"] == str(len(response.get_data()))
 
 
 class FailingPredictor:
@@ -173,60 +171,61 @@ def test_a_response_model_bug_is_500_not_422(app, client, monkeypatch):
         status: int  # the route passes "ok": pydantic refuses it, and that is our bug
 
     monkeypatch.setattr(routes, "HealthResponse", Broken)
+    app.config["TESTING"] = False
     assert_error(client.get("/healthz"), 500, "internal_error")
 
 
-def test_http_errors_keep_the_headers_that_tell_the_client_what_to_do(app, client):
-    @app.get("/test-only/limited")
-    def limited():
-        raise TooManyRequests(retry_after=30)
+def test_testing_lets_the_bug_itself_reach_the_test(app, client, monkeypatch):
+    from examples.serving import routes
 
-    @app.get("/test-only/forbidden")
-    def forbidden():
-        abort(403)
+    def broken(**fields):
+        raise KeyError("a bug in the route")
 
-    @app.get("/test-only/api-error")
-    def api_error():
-        raise ApiError(401, "Send an API key.", headers={"WWW-Authenticate": "Bearer"})
-
-    response = client.get("/test-only/limited")
-    assert_error(response, 429, "rate_limited")
-    assert response.headers["Retry-After"] == "30"
-    assert_error(client.get("/test-only/forbidden"), 403, "forbidden")
-    response = client.get("/test-only/api-error")
-    assert_error(response, 401, "unauthorized")
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    monkeypatch.setattr(routes, "HealthResponse", broken)
+    assert app.config["TESTING"]  # the fixture's app: Flask re-raises instead of answering 500
+    with pytest.raises(KeyError, match="a bug in the route"):
+        client.get("/healthz")
 
 
-def test_an_uncommon_status_gets_a_generic_code(app, client):
-    @app.get("/test-only/teapot")
-    def teapot():
-        abort(418)
+def test_an_abort_500_gets_the_one_shape(app, client):
+    @app.get("/test-only/abort-500")
+    def abort_500():
+        abort(500)
 
-    assert_error(client.get("/test-only/teapot"), 418, "error")
-
-
-def test_not_ready_means_503_for_predictions(tmp_path, features):
-    app = create_app(Settings.isolated(tmp_path, train_if_missing=False))
-    for response in (
-        app.test_client().post("/v1/predict", json={"features": features}),
-        app.test_client().post("/v1/predict/batch", json={"instances": [features]}),
-        app.test_client().get("/v1/model"),
-    ):
-        error = assert_error(response, 503, "unavailable")
-        assert str(tmp_path) not in error["message"]
+    assert_error(client.get("/test-only/abort-500"), 500, "internal_error")
 
 
-def test_arrays_are_what_the_predictor_receives(app, client, features):
-    seen = []
-    predictor = app.extensions["serving"].predictor
-    original = predictor.predict_proba
-    predictor.predict_proba = lambda X: seen.append(X) or original(X)  # noqa: N803
-    client.post("/v1/predict", json={"features": features})
-    assert seen[0].shape == (1, 13) and seen[0].dtype == np.float64
+@pytest.mark.parametrize("digits", [310, 400, 4000])
+def test_a_huge_integer_is_named_as_such(client, features, digits):
+    text = json.dumps({"features": features}).replace(
+        f'"alcohol": {json.dumps(features["alcohol"])}', '"alcohol": 1' + "0" * (digits - 1)
+    )
+    response = client.post("/v1/predict", data=text, content_type="application/json")
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"][0] == {
+        "field": "features.alcohol",
+        "problem": f"must be a number a 64-bit float can hold, got an integer of {digits} digits",
+    }
 
 
-def test_an_unforeseen_pydantic_error_keeps_its_own_words():
-    from examples.serving.errors import describe
+def test_a_chunked_body_over_the_limit_is_413_not_400(model_dir, tmp_path, features):
+    """No Content-Length: Werkzeug reads up to the limit and stops; the rest must still count."""
+    import http.client
 
-    assert describe({"type": "new_kind", "msg": "Input should be blue"}) == "input should be blue"
+    from examples.toolbox import serve_app
+
+    exact = json.dumps({"features": features}).encode()
+    larger = json.dumps({"features": features, "padding": "x" * 300}).encode()
+    app = create_app(Settings.isolated(tmp_path, model_dir, max_body_bytes=len(exact)))
+    answers = []
+    with serve_app(app) as server:
+        for body in (exact, larger):
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+            # An iterable body without Content-Length: http.client sends it chunked.
+            headers = {"Content-Type": "application/json"}
+            connection.request("POST", "/v1/predict", body=iter([body]), headers=headers)
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read())))
+            connection.close()
+    assert answers[0][0] == 200, answers  # exactly at the limit is allowed
+    assert answers[1][0] == 413 and answers[1][1]["error"]["code"] == "payload_too_large"

@@ -14,7 +14,8 @@ from examples.serving.auth.config import (
 )
 from examples.serving.auth.credentials import check_api_key, check_token, issue_token
 from examples.serving.auth.passwords import dummy_hash, verify_password
-from examples.serving.errors import ApiError, validated_body
+from examples.serving.errors import ApiError
+from examples.serving.request_parsing import validated_body
 
 
 class TokenRequest(BaseModel):
