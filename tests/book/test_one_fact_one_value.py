@@ -43,7 +43,9 @@ STATUS_RULES = {
     "400": r"not valid JSON|invalid JSON|malformed|cannot even read|could not read",
     "413": r"too large|larger than|bigger than",
     "415": r"media type|Content-Type|labelled as",
-    "422": r"\bshape\b|out of range|missing feature|breaks the rules|breaks the schema",
+    # "shape" alone would catch "the error shape"; the rule is about the request's shape.
+    "422": r"not the shape|shape we expect|wrong shape|out of range|missing feature|breaks the "
+    r"rules|breaks the schema",
 }
 # Sentences the status check flags wrongly or that wait for their author; may only SHRINK.
 KNOWN_STATUS_PROBLEMS: set[tuple[str, str, str]] = set()
