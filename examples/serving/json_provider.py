@@ -13,7 +13,7 @@ our 400 answers quote, and it reads NaN, so that validation can name the field t
 from __future__ import annotations
 
 import orjson
-from flask import Flask, Response
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 # Dates and dataclasses go to Flask's own `default` (which writes dates as HTTP dates), so the
@@ -21,23 +21,24 @@ from flask.json.provider import DefaultJSONProvider
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+# What Flask's DefaultJSONProvider.response passes to dumps for a compact response (the default
+# outside debug mode); orjson writes exactly that spacing.
+_COMPACT = {"separators": (",", ":")}
+
+
 class OrjsonProvider(DefaultJSONProvider):
+    """Only `dumps` is replaced, a public method: Flask's own `response` still builds the response."""
+
     sort_keys = False  # keep the documented order: prediction, probabilities, ...
 
     def dumps(self, obj, **kwargs) -> str:
-        if kwargs:  # indent, separators, ...: options only the json module has
+        if kwargs and kwargs != _COMPACT:  # indent (debug mode), ...: options only json has
             return super().dumps(obj, **kwargs)
         try:
             return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
         except (orjson.JSONEncodeError, TypeError):
             # An integer beyond 64 bits, a key that is not a string, ...: the json module's turn.
-            return super().dumps(obj)
-
-    def response(self, *args, **kwargs) -> Response:
-        obj = self._prepare_response_obj(args, kwargs)
-        if (self.compact is None and self._app.debug) or self.compact is False:
-            return super().response(obj)  # indented, for a person reading it
-        return self._app.response_class(self.dumps(obj) + "\n", mimetype=self.mimetype)
+            return super().dumps(obj, **kwargs)
 
 
 def init_app(app: Flask) -> None:

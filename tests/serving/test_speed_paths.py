@@ -6,6 +6,7 @@ the prediction writer stores what SQLAlchemy Core stores."""
 import json
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from examples.serving import storage
+from examples.serving import json_provider, storage
 from examples.serving.json_provider import OrjsonProvider
 from examples.serving.schemas import build_schemas
 
@@ -161,6 +162,23 @@ def test_debug_answers_stay_indented(providers):
 
 def test_the_service_answers_through_orjson(app):
     assert isinstance(app.json, OrjsonProvider)
+
+
+def test_a_compact_answer_is_written_by_orjson(providers, monkeypatch):
+    import orjson
+
+    app, fast, _ = providers
+    calls = []
+    real = orjson.dumps
+    monkeypatch.setattr(orjson, "dumps", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with app.app_context():
+        assert fast.response(a=1, b=[2.5]).get_data() == b'{"a":1,"b":[2.5]}\n'
+    assert calls == [({"a": 1, "b": [2.5]},)]
+
+
+def test_the_provider_uses_only_public_flask_names():
+    source = Path(json_provider.__file__).read_text()
+    assert "._" not in source.replace("__", "")
 
 
 # ---- the prediction writer -----------------------------------------------------------------
