@@ -33,12 +33,33 @@ def alembic_config(engine: sa.Engine) -> Config:
     return config
 
 
+# The key of PostgreSQL's advisory lock for migrations: any fixed 64-bit number, the same in every
+# instance (these are the bytes of "wine-mig" read as an integer).
+MIGRATION_LOCK_KEY = int.from_bytes(b"wine-mig", "big") - 2**63
+
+
 @contextlib.contextmanager
 def _one_migrator_at_a_time(engine: sa.Engine):
-    """Two processes starting together must not both create the table: take a lock file first."""
-    database = engine.url.database
-    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        yield  # PostgreSQL takes its own lock on the alembic_version table
+    """Several instances starting together must not all create the tables: the first takes a lock,
+    the others wait for it and then find the schema up to date. SQLite: a lock file beside the
+    database. PostgreSQL: an advisory lock, a lock on a number rather than on a table, held by one
+    session until it lets go (or its connection closes, so a killed migrator frees it)."""
+    backend, database = engine.url.get_backend_name(), engine.url.database
+    if backend == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(
+                sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            try:
+                yield
+            finally:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    if backend != "sqlite" or not database or database == ":memory:":
+        yield
         return
     with open(f"{database}.migrate-lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
