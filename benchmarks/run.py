@@ -252,8 +252,8 @@ def framework_peers(model_env: dict[str, str]) -> list[Contender]:
     descriptions = {
         "BentoML peer": "BentoML 1.4 (`bentoml serve`, 2 workers, access log off), pydantic "
                         "validation",
-        "LitServe peer": "LitServe 0.2 (uvicorn API processes handing requests to 2 inference "
-                         "workers per endpoint through queues), pydantic validation",
+        "LitServe peer": "LitServe 0.2 (4 uvicorn HTTP processes passing each body through a "
+                         "ZeroMQ queue to 2 inference processes per endpoint), pydantic validation",
     }  # fmt: skip
     try:
         python = peers.peer_python(log=lambda message: print(message, file=sys.stderr))
@@ -624,9 +624,10 @@ def measure_headline_rounds(plan: Plan, everyone: list[Contender], servers: dict
 
 def measure_pairs(plan: Plan, everyone: list[Contender], servers: dict, scripts: dict,
                   began: float) -> list[dict]:  # fmt: skip
-    """Each variant of the reference, `plan.pairs` times, each time right after the full
-    reference: a variant's cell carries the full reference's CPU from just before it
-    (`paired_all_on_cpu_us`). Short cells, so that both of a pair see the same machine."""
+    """Each variant of the reference, `plan.pairs` times, each time beside a cell of the full
+    reference (first before it, then after it, alternately): a variant's cell carries its pair's
+    full-reference CPU (`paired_all_on_cpu_us`). Short cells, so that both of a pair see the same
+    machine."""
     reference = next((c for c in everyone if c.name == REFERENCE and not c.skipped), None)
     variants = [c for c in everyone if c.leaves_out and not c.skipped]
     if reference is None or not variants:
@@ -645,18 +646,25 @@ def measure_pairs(plan: Plan, everyone: list[Contender], servers: dict, scripts:
             if variant.skipped:
                 continue
             log(f"pair {pair}: {variant.name}", began)
-            try:
-                base = measure(reference, pair)
-            except (RuntimeError, subprocess.SubprocessError) as error:
-                # The full reference failed: no pair can be formed any more.
-                log(f"  the full reference failed; pairs stopped: {str(error)[:500]}", began)
-                return cells
-            try:
-                mine = measure(variant, pair)
-            except (RuntimeError, subprocess.SubprocessError) as error:
-                variant.skipped = f"failed in pair {pair}: {str(error)[:500]}"
-                cells = [cell for cell in cells if cell["contender"] != variant.name]
+            # Alternate which side goes first (ABBA), so that a steady drift of the machine does
+            # not bias every difference the same way.
+            results: dict[str, dict] = {}
+            order = ["base", "mine"] if pair % 2 == 1 else ["mine", "base"]
+            for side in order:
+                try:
+                    results[side] = measure(reference if side == "base" else variant, pair)
+                except (RuntimeError, subprocess.SubprocessError) as error:
+                    if side == "base":  # the full reference failed: no pair can be formed
+                        log(
+                            f"  the full reference failed; pairs stopped: {str(error)[:500]}", began
+                        )
+                        return cells
+                    variant.skipped = f"failed in pair {pair}: {str(error)[:500]}"
+                    cells = [cell for cell in cells if cell["contender"] != variant.name]
+                    break
+            if variant.skipped:
                 continue
+            base, mine = results["base"], results["mine"]
             if base["cpu_us_per_request"] is not None and mine["cpu_us_per_request"] is not None:
                 cells.append({**mine, "round": None, "pair": pair,
                               "paired_all_on_cpu_us": base["cpu_us_per_request"]})  # fmt: skip
@@ -877,7 +885,11 @@ def markdown_report(results: dict) -> str:
         "interval lies on the other side, and **undecided** otherwise (always with fewer than "
         f"{verdicts.MIN_ROUNDS} rounds).",
         "",
-        "| ratio | target | median of rounds | min–max | rounds | 95 % interval | verdict |",
+        "Latencies come from wrk, a closed loop of connections: during a stall it sends less, so "
+        "its p99 understates what independently arriving users would see (chapter 17).",
+        "",
+        "| ratio | target | median of rounds | min–max | rounds | 95 % interval (geometric mean) "
+        "| verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for ratio in results["ratios"]:
@@ -936,7 +948,7 @@ def feature_cost_lines(costs: dict | None) -> list[str]:
     lines = ["", "## What each production feature costs under load", "",
              "The reference again with production features left out of `create_app`: one-row "
              f"requests at concurrency {costs['concurrency']}, {costs['seconds_per_cell']} s cells, "
-             "each right after a cell of the full reference. *Saves* is the full reference's CPU "
+             "each beside a cell of the full reference (in alternating order). *Saves* is the full reference's CPU "
              "per request minus the variant's, pair by pair. The interval is a "
              f"{verdicts.CONFIDENCE:.0%} t interval over the pairs, treated as independent; "
              "where it includes 0, this run cannot tell the feature's cost from the machine's "
