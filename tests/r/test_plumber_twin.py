@@ -15,8 +15,8 @@ from tests.r.conftest import in_domain, needs_r
 
 pytestmark = needs_r
 
-# Both compute in float64; the orders of the sums differ (about 1e-16), and jsonlite writes at
-# most 15 significant digits (up to 5e-16 on a probability). 1e-12 leaves room for both.
+# Both compute in float64 but round in a different order (scores of size ~10: errors ~1e-15, seen
+# up to 1.6e-15), and jsonlite writes 15 significant digits (up to 5e-16). 1e-12 leaves room.
 TOLERANCE = 1e-12
 
 
