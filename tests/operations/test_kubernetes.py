@@ -240,5 +240,5 @@ def test_the_network_policy_admits_the_service_port_and_the_shared_state_only():
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     ingress_ports = {port["port"] for rule in spec["ingress"] for port in rule["ports"]}
     egress_ports = {port["port"] for rule in spec["egress"] for port in rule["ports"]}
-    assert ingress_ports == {8000, 9100}  # requests, and Prometheus on the metrics port
+    assert ingress_ports == {8000, 8001}  # requests, and Prometheus on the metrics port
     assert egress_ports == {53, 5432, 6379}
