@@ -64,6 +64,7 @@ def facts() -> dict[str, str]:
         "serving_token_lifetime_s": str(defaults["token_lifetime_seconds"]),
         "serving_rate_limit_per_minute": f"{int(defaults['rate_limit_per_minute']):,}",
         "serving_rate_limit_burst": str(defaults["rate_limit_burst"]),
+        "serving_idempotency_key_lifetime": f"{int(defaults['idempotency_key_seconds']) / 3600:g} hours",
     }
     # status_validation_error -> '422', status_bad_request -> '400', ...: the status of each code.
     found.update({f"status_{code}": str(status) for status, code in CODES.items()})
