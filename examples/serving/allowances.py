@@ -118,3 +118,91 @@ class RateLimiter:
         if tat is None:
             return 0.0 if cost <= self.burst else math.inf
         return max(0.0, max(tat, now) + cost * self.interval - now - self.window)
+
+
+# The same GCRA step as _SPEND, for Redis: a Lua script runs inside Redis with no other command
+# between its lines, so reading and moving `tat` is one atomic step for every instance at once.
+# The clock is Redis's own (TIME), one clock for every machine, unless the caller passes `now`.
+# Each key expires when its tat has passed (a missing key means a full allowance), so nothing
+# needs pruning. It returns "0" when the units were spent, else the seconds to wait, as text
+# (Redis would truncate a Lua number to an integer).
+_REDIS_SPEND = """
+local now = tonumber(ARGV[1])
+if now == nil then
+    local clock = redis.call('TIME')
+    now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+end
+local increment, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat + increment - now - window
+if ARGV[4] == 'spend' and wait <= 0 then
+    redis.call('SET', KEYS[1], tostring(tat + increment), 'PX',
+               math.ceil((tat + increment - now) * 1000))
+end
+if wait < 0 then wait = 0 end
+return tostring(wait)
+"""
+
+_REDIS_CLIENTS: dict[str, object] = {}
+
+
+class RedisRateLimiter:
+    """RateLimiter's allowance kept in Redis, so that every instance on every machine shares it.
+
+    Why our own script rather than Flask-Limiter (or `limits`, its storage layer): the service
+    already has its rule (GCRA, a cost in rows, Retry-After from the same numbers) and one place
+    that names the client (rate_limit.client_identity); the script moves that same rule into
+    Redis in a dozen lines, so SQLite and Redis give the same answers to the same requests.
+    """
+
+    def __init__(
+        self, url: str, requests_per_minute: float, burst: int, busy_timeout_ms: int = 1000
+    ):
+        import redis
+
+        if requests_per_minute <= 0 or burst < 1:
+            raise ValueError("the rate must be positive and the burst at least 1")
+        self.burst = burst
+        self.interval = 60.0 / requests_per_minute
+        self.window = burst * self.interval
+        # One client (and connection pool) per URL for the service's three limiters. redis-py
+        # notices a fork and opens new connections in the child, so gunicorn's workers share none.
+        if url not in _REDIS_CLIENTS:
+            _REDIS_CLIENTS[url] = redis.Redis.from_url(
+                url,
+                socket_timeout=busy_timeout_ms / 1000,
+                socket_connect_timeout=busy_timeout_ms / 1000,
+            )
+        self.redis = _REDIS_CLIENTS[url]
+        self._script = self.redis.register_script(_REDIS_SPEND)
+
+    def _run(self, client: str, now: float | None, cost: int, action: str) -> float:
+        key = "allowance:" + client
+        clock = "" if now is None else repr(now)
+        return float(
+            self._script(keys=[key], args=[clock, cost * self.interval, self.window, action])
+        )
+
+    def spend(self, client: str, now: float | None = None, cost: int = 1) -> float:
+        """As RateLimiter.spend: 0.0 if spent, else the seconds to wait (math.inf beyond the burst)."""
+        if cost > self.burst:
+            return math.inf
+        return self._run(client, now, cost, "spend")
+
+    def wait(self, client: str, now: float | None = None, cost: int = 1) -> float:
+        """As RateLimiter.wait: seconds until `client` could spend `cost` units. Spends nothing."""
+        if cost > self.burst:
+            return math.inf
+        return self._run(client, now, cost, "wait")
+
+    def prune(self, now: float | None = None) -> int:
+        """Nothing to do: Redis drops each key when its allowance is full again."""
+        return 0
+
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """What a limiter raises when its store cannot answer (the request then gets a 503)."""
+    import redis
+
+    return (sqlite3.Error, redis.RedisError)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from examples.serving import (
     auth,
+    cors,
     docs,
     errors,
     json_provider,
@@ -54,6 +56,13 @@ def create_app(
     openapi.init_app(app)
     docs.init_app(app)
     add_production_features(app, settings, leave_out)
+    cors.init_app(app, settings.cors_origin_list)
+    if settings.trusted_proxy_hops:
+        # Behind N proxies, the client's address is the Nth from the right of X-Forwarded-For
+        # (and the scheme the Nth of X-Forwarded-Proto); whatever a client wrote further left is
+        # ignored. request.remote_addr then holds that address, which rate_limit reads.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 
@@ -108,9 +117,17 @@ def add_production_features(app: Flask, settings: Settings, leave_out: Iterable[
 
 
 def _limits(settings: Settings) -> rate_limit.Limits:
-    """The service's three rate limits, sharing one SQLite file."""
+    """The service's three rate limits, sharing one SQLite file, or one Redis server when
+    SERVING_RATE_LIMIT_URL names one (several instances, chapter 23)."""
 
-    def limiter(per_minute: int, burst: int) -> rate_limit.RateLimiter:
+    def limiter(per_minute: int, burst: int):
+        if settings.rate_limit_url:
+            return rate_limit.RedisRateLimiter(
+                settings.rate_limit_url,
+                per_minute,
+                burst,
+                busy_timeout_ms=settings.database_busy_timeout_ms,
+            )
         return rate_limit.RateLimiter(
             settings.rate_limit_database,
             per_minute,

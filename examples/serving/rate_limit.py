@@ -8,19 +8,19 @@ answered with 429 and a Retry-After header when it is exceeded:
 - after authentication, each client (API key, user, or address when authentication is off) has
   an allowance counted in rows: a batch of 1,000 rows costs 1,000.
 
-The allowances themselves are kept by allowances.RateLimiter.
+The allowances themselves are kept by allowances.RateLimiter (a SQLite file the workers of one
+machine share) or allowances.RedisRateLimiter (a Redis server every instance shares).
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 
 import orjson
 from flask import Flask, Response, g, request
 
-from examples.serving.allowances import RateLimiter
+from examples.serving.allowances import RateLimiter, RedisRateLimiter, store_errors
 from examples.serving.auth import PROTECTED_ROUTES, TOKEN_ROUTE
 from examples.serving.errors import ApiError
 
@@ -31,14 +31,15 @@ LIMITED_ROUTES = frozenset(PROTECTED_ROUTES) | {TOKEN_ROUTE}
 class Limits:
     """The three limiters of the service (see the module's docstring), usually on one file."""
 
-    clients: RateLimiter  # rows per client, after authentication
-    logins: RateLimiter  # POST /v1/token attempts, per address and per user name
-    failures: RateLimiter  # failed credentials per address, checked before the credentials
+    clients: RateLimiter | RedisRateLimiter  # rows per client, after authentication
+    logins: RateLimiter | RedisRateLimiter  # POST /v1/token attempts, per address and user name
+    failures: RateLimiter | RedisRateLimiter  # failed credentials per address, checked first
 
 
 def client_address() -> str:
-    """The address a request came from: the one place to change when a proxy sits in front
-    (another chapter sets ProxyFix, which rewrites remote_addr from X-Forwarded-For)."""
+    """The address a request came from. Behind a proxy, app.py's ProxyFix (SERVING_TRUSTED_PROXY_HOPS)
+    has already replaced remote_addr with the client's address from X-Forwarded-For, counting
+    only the hops it trusts; with 0 hops it is the proxy's own address."""
     return request.remote_addr or "unknown"
 
 
@@ -72,6 +73,9 @@ def too_many(wait: float, who: str) -> ApiError:
     )
 
 
+STORE_ERRORS = store_errors()
+
+
 def _store_unavailable() -> ApiError:
     return ApiError(503, "The rate limiter is unavailable; retry in a moment.")
 
@@ -80,10 +84,10 @@ def _route() -> str | None:
     return request.url_rule.rule if request.url_rule else None
 
 
-def _spend(limiter: RateLimiter, client: str, cost: int = 1) -> float:
+def _spend(limiter: RateLimiter | RedisRateLimiter, client: str, cost: int = 1) -> float:
     try:
         return limiter.spend(client, cost=cost)
-    except sqlite3.Error as error:
+    except STORE_ERRORS as error:
         raise _store_unavailable() from error
 
 
@@ -93,7 +97,7 @@ def _refuse_repeated_failures(limits: Limits):
             return
         try:
             wait = limits.failures.wait(f"failed:{client_address()}")
-        except sqlite3.Error as error:
+        except STORE_ERRORS as error:
             raise _store_unavailable() from error
         if wait > 0:
             raise too_many(wait, "this address, after too many failed credentials")
@@ -106,7 +110,7 @@ def _count_failures(limits: Limits):
         if response.status_code == 401 and _route() in PROTECTED_ROUTES:
             try:
                 limits.failures.spend(f"failed:{client_address()}")
-            except sqlite3.Error:
+            except STORE_ERRORS:
                 pass  # the 401 stands; only the count is lost
         return response
 

@@ -4,12 +4,17 @@ work on a fresh clone."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PREFIX = "SERVING_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# An origin is a scheme, a host and an optional port, exactly: the browser compares them as text.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class SettingsError(ValueError):
@@ -78,11 +83,36 @@ class Settings:
     # when set, a model whose digest differs is refused, even with metadata that agrees with it.
     model_sha256: str = ""
 
+    # Issue 16 (several instances behind a proxy, chapter 23):
+    # How many proxies in front of the service to believe: each one appends the address it saw to
+    # X-Forwarded-For. 0 believes no header (anyone could write one); 1 behind one nginx.
+    trusted_proxy_hops: int = 0
+    # Web pages from these origins (scheme://host[:port], comma-separated) may call the API from a
+    # browser (CORS). Empty: none, and a browser keeps other sites' pages from reading answers.
+    cors_origins: str = ""
+    # Where the rate limits keep their allowances when several machines share them: a redis:// URL.
+    # Empty: the SQLite file rate_limit_database, which only the workers of one machine share.
+    rate_limit_url: str = ""
+
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise SettingsError("SERVING_MAX_BODY_BYTES must be a positive number of bytes")
         if self.max_batch_size < 1:
             raise SettingsError("SERVING_MAX_BATCH_SIZE must be at least 1")
+        if self.trusted_proxy_hops < 0:
+            raise SettingsError("SERVING_TRUSTED_PROXY_HOPS must be 0 or more")
+        if self.rate_limit_url and not self.rate_limit_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("SERVING_RATE_LIMIT_URL must be a redis:// or rediss:// URL")
+        for origin in self.cors_origin_list:
+            if not _ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"SERVING_CORS_ORIGINS: {origin!r} is not an origin: write each one as "
+                    "scheme://host[:port], with no path and no wildcard"
+                )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @classmethod
     def isolated(
@@ -161,6 +191,7 @@ def _convert(name: str, text: str):
         "login_burst",
         "failed_auth_per_minute",
         "failed_auth_burst",
+        "trusted_proxy_hops",
     }:
         return int(text)
     if name == "rate_limit_database":
