@@ -24,6 +24,7 @@ ALIASES = {
     "127.0.0.1": ("notebooks/02_processes_and_ports", "addresses-and-ports"),
     "localhost": ("notebooks/02_processes_and_ports", "addresses-and-ports"),
     "HTTPS": ("notebooks/03_http_by_hand", "headers-that-matter"),
+    "R client": ("notebooks/r_phrasebook", "how-do-i-call-my-api-from-r"),
 }
 
 

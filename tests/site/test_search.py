@@ -31,9 +31,13 @@ EXPECTED = {
 # phrase -> the page being written for it (issue 17 E). When it lands, move the phrase to
 # EXPECTED (with an alias in book/_ext/search_aliases.py if the word search alone misses it).
 PENDING = {
-    "CORS": "a page on browsers calling the service (cross-origin requests)",
-    "TLS": "the chapter that puts TLS in front of the service (chapter 3 only introduces it)",
-    "R client": "the runnable R client for the reference service (the R phrasebook)",
+    "CORS": (None, "a page on browsers calling the service (cross-origin requests)"),
+    "TLS": (
+        None,
+        "the chapter that puts TLS in front of the service (chapter 3 only introduces it)",
+    ),
+    # The R page is being written as a notebook; its alias is in place already.
+    "R client": ("notebooks/r_phrasebook", "the runnable R client (How do I call my API from R?)"),
 }
 
 
@@ -85,8 +89,8 @@ def test_the_page_that_explains_a_phrase_ranks_first(search, phrase):
 
 @pytest.mark.parametrize("phrase", sorted(PENDING))
 def test_pending_phrases(search, phrase):
+    page, what = PENDING[phrase]
     results = search(phrase)
-    pytest.skip(
-        f"pending: no page yet for {phrase!r} ({PENDING[phrase]}); "
-        f"first results today: {results or 'none'}"
-    )
+    if page and results and results[0] == page:
+        pytest.skip(f"READY: {phrase!r} now finds {page} first; move it to EXPECTED")
+    pytest.skip(f"pending: no page yet for {phrase!r} ({what}); first results: {results or 'none'}")
