@@ -15,7 +15,7 @@ from tests.r.conftest import in_domain, needs_r
 
 pytestmark = needs_r
 
-# Both compute in float64 but round in a different order (scores of size ~10: errors ~1e-15, seen
+# Both compute in float64 but round in a different order (scores of a few units: errors ~1e-15, seen
 # up to 1.6e-15), and jsonlite writes 15 significant digits (up to 5e-16). 1e-12 leaves room.
 TOLERANCE = 1e-12
 
