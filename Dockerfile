@@ -1,7 +1,7 @@
 # The reference service as a container image: gunicorn serving examples.serving.wsgi:app.
 # Build:  docker build -t wine-api .
 # Run:    docker run --rm -p 127.0.0.1:8000:8000 --env-file .env \
-#           -v "$PWD/models:/var/lib/serving/model:ro" wine-api
+#           -v "$PWD/models/wine-classifier:/var/lib/serving/model:ro" wine-api
 # The image holds no model and never trains one: the model is an input, mounted read-only at
 # /var/lib/serving/model (a folder `make model` wrote, or on Kubernetes a model image copied by an
 # init container: deploy/kubernetes/). Without one the service stops at start with a clear error.
