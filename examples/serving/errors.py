@@ -155,10 +155,17 @@ def init_app(app: Flask) -> None:
     def handle_http_exception(error: HTTPException):
         return http_error_response(error)
 
-    # An exception no other handler claims reaches Flask as an InternalServerError wrapping it.
-    # Flask has already logged it with its traceback; the client gets a generic message. Handling
-    # this class (not Exception) leaves Flask's TESTING and PROPAGATE_EXCEPTIONS working: with
-    # either set, Flask raises the original exception for the test to see instead.
+    def log_exception(exc_info) -> None:
+        # Flask calls this (a public, documented hook) for an exception no handler claimed, just
+        # before our InternalServerError handler; the operator's log gets the whole story.
+        app.logger.error("unhandled %s", exc_info[0].__name__, exc_info=exc_info)
+
+    app.log_exception = log_exception
+
+    # An exception no other handler claims reaches Flask as an InternalServerError wrapping it;
+    # the client gets a generic message. Handling this class (not Exception) leaves Flask's
+    # TESTING and PROPAGATE_EXCEPTIONS working: with either set, Flask raises the original
+    # exception for the test to see instead.
     @app.errorhandler(InternalServerError)
     def handle_unexpected(error: InternalServerError):
         return http_error_response(error)

@@ -151,3 +151,101 @@ def test_the_assets_are_the_packages_files(client):
 @pytest.mark.parametrize("name", ["index.html", "../../../etc/passwd", "swagger-initializer.js"])
 def test_only_the_listed_assets_are_served(client, name):
     assert client.get(f"/docs/assets/{name}").status_code == 404
+
+
+def test_the_docs_page_follows_a_prefix(client):
+    """Mounted under /api (a proxy passing SCRIPT_NAME), every address on the page moves with it."""
+    page = client.get("/docs", base_url="http://localhost/api").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert urls and all(url.startswith("/api/docs/") for url in urls)
+    start = client.get("/docs/start.js", base_url="http://localhost/api").get_data(as_text=True)
+    assert '"/api/openapi.json"' in start
+
+
+# ---- the document against the OpenAPI schema, and against what the app really answers ----------
+
+
+def full_app(tmp_path, model_dir, burst=1000):
+    """Core and production features: credentials, and a rate limit of `burst` rows at once."""
+    from examples.serving.auth import sha256_hex
+
+    settings = Settings.isolated(
+        tmp_path, model_dir, auth_enabled=True, api_key_hashes=f"t:{sha256_hex('k' * 40)}",
+        rate_limit_enabled=True, rate_limit_burst=burst, rate_limit_per_minute=1, max_body_bytes=4096,
+    )  # fmt: skip
+    return create_app(settings)
+
+
+@pytest.mark.parametrize("features_on", [False, True])
+def test_the_document_is_valid_openapi_30(client, tmp_path, model_dir, features_on):
+    """Checked against the OpenAPI 3.0 schema (the JSON Schema of OpenAPI documents, as bundled
+    with schemathesis), not only our own reading of it."""
+    from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+    app = full_app(tmp_path, model_dir) if features_on else client.application
+    document = app.test_client().get("/openapi.json").get_json()
+    jsonschema.Draft4Validator(OPENAPI_30).validate(document)
+    broken = {**document, "paths": {"no-leading-slash": {}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft4Validator(OPENAPI_30).validate(broken)
+
+
+class FailingPredictor:
+    def __init__(self, real):
+        self.metadata, self.class_names = real.metadata, real.class_names
+
+    def predict_proba(self, X):  # noqa: N803
+        raise RuntimeError("a failure the client must not see")
+
+
+def test_every_status_the_app_answers_is_documented(tmp_path, model_dir, features):
+    """Provoke each status on each route; the document must list it for that operation."""
+    from examples.serving.predictor import ServiceState
+
+    key = {"X-API-Key": "k" * 40}
+    body = {"features": features}
+    seen = set()  # (path, method, status)
+
+    def send(method, path, **kwargs):
+        response = client.open(path, method=method, **kwargs)
+        seen.add((path, method.lower(), response.status_code))
+
+    app = full_app(tmp_path / "a", model_dir, burst=1)
+    client = app.test_client()
+    send("POST", "/v1/predict", json=body, headers=key)  # 200
+    send("POST", "/v1/predict", json=body, headers=key)  # 429: one row at a time
+    app = full_app(tmp_path / "b", model_dir)
+    client = app.test_client()
+    for path in ("/v1/predict", "/v1/predict/batch"):
+        send("POST", path, json=body)  # 401
+        send("POST", path, data="{", content_type="application/json", headers=key)  # 400
+        send("POST", path, data="x" * 5000, content_type="application/json", headers=key)  # 413
+        send("POST", path, data="{}", content_type="text/plain", headers=key)  # 415
+        send("POST", path, json={}, headers=key)  # 422
+    for path in ("/healthz", "/readyz", "/v1/model"):
+        send("GET", path)
+    app.extensions["serving"].predictor = FailingPredictor(app.extensions["serving"].predictor)
+    send("POST", "/v1/predict", json=body, headers=key)  # 500
+    app.extensions["serving"] = ServiceState(app.extensions["serving"].settings, None, "broken")
+    for path in ("/readyz", "/v1/model"):
+        send("GET", path)  # 503
+    send("POST", "/v1/predict", json=body, headers=key)  # 503
+
+    statuses = {status for _, _, status in seen}
+    assert {200, 400, 401, 413, 415, 422, 429, 500, 503} <= statuses
+    document = client.get("/openapi.json").get_json()
+    missing = [
+        (path, method, status)
+        for path, method, status in seen
+        if str(status) not in document["paths"][path][method]["responses"]
+    ]
+    assert missing == []
+
+
+def test_a_wrong_method_is_405_with_allow_and_documented(client, document):
+    for path, item in document["paths"].items():
+        wrong = "PUT" if "put" not in item else "PATCH"
+        response = client.open(path, method=wrong)
+        assert response.status_code == 405 and response.headers["Allow"], path
+        for operation in item.values():
+            assert "405" in operation["responses"] and "500" in operation["responses"], path
