@@ -8,6 +8,7 @@ but nothing bounds the whole call: a server's `Retry-After: 3600` alone makes ur
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import requests
@@ -22,7 +23,9 @@ class DeadlineExceeded(TimeoutError):
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:
     value = response.headers.get("Retry-After", "") if response is not None else ""
-    return float(value) if value.strip().isdigit() else None  # the HTTP-date form is not handled
+    # str.isdigit() accepts '²', which float() refuses; RFC 9110 allows only ASCII digits here.
+    digits = re.fullmatch(r"[0-9]+", value.strip())
+    return float(digits.group()) if digits else None  # the HTTP-date form is not handled
 
 
 def get_with_deadline(
@@ -37,12 +40,15 @@ def get_with_deadline(
     """GET `url`, retrying connection errors, timeouts and RETRY_STATUSES, for at most `deadline` s.
 
     Each attempt's (connect, read) timeout is cut to the time left. A read timeout bounds each wait
-    for bytes, so a server that trickles bytes can still overrun the deadline by up to one of them.
+    for bytes and restarts with every chunk, so a server that trickles bytes can overrun the
+    deadline without bound; a hard bound needs a watchdog, or stream=True and a clock check.
     """
     stop_at = time.monotonic() + deadline
     failures = 0
     while True:
         left = stop_at - time.monotonic()
+        if left <= 0:  # urllib3 refuses a timeout <= 0 with ValueError; say what happened instead
+            raise DeadlineExceeded(f"no answer within {deadline} s after {failures} attempt(s)")
         response = None
         try:
             response = session.get(url, timeout=(min(timeout[0], left), min(timeout[1], left)))

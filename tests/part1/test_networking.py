@@ -169,3 +169,20 @@ def test_get_with_deadline_cuts_each_attempt_to_the_time_left():
         finally:
             app.extensions["demo"].release.set()
         assert time.monotonic() - started < 2.0
+
+
+def test_get_with_deadline_raises_deadline_exceeded_not_value_error_when_no_time_is_left():
+    # urllib3 refuses a timeout <= 0 with ValueError; an overslept pause must not leak that.
+    with requests.Session() as session, pytest.raises(DeadlineExceeded, match="after 0 attempt"):
+        get_with_deadline(session, "http://127.0.0.1:9/", deadline=0)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [("3", 3.0), (" 12 ", 12.0), ("²", None), ("1.5", None)]
+)
+def test_retry_after_accepts_only_ascii_digits(header, expected):
+    from examples.networking.deadline import _retry_after_seconds
+
+    response = requests.Response()
+    response.headers["Retry-After"] = header
+    assert _retry_after_seconds(response) == expected
