@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 from jsonschema import Draft202012Validator
 
@@ -54,21 +55,34 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _float_sized_int(text: str) -> int:
+    # A 401-digit integer is valid JSON and a fine Python int, but float() of it overflows.
+    value = int(text)
+    if abs(value) > sys.float_info.max:
+        raise ValueError(
+            f"an integer of {len(text.lstrip('-'))} digits is too large for a 64-bit float"
+        )
+    return value
+
+
 def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     # json.loads keeps the last of two equal keys without a word; RFC 8259 leaves it undefined.
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    # One pass with a set: counting each key with list.count would be quadratic in the key count.
+    seen, duplicates = set(), set()
+    for key, _ in pairs:
+        (duplicates if key in seen else seen).add(key)
     if duplicates:
-        raise ValueError(f"duplicate keys in one object: {duplicates}")
+        raise ValueError(f"duplicate keys in one object: {sorted(duplicates)}")
     return dict(pairs)
 
 
 def strict_json_loads(text: str | bytes):
-    """Parse JSON, refusing NaN and Infinity, numbers that overflow to infinity, and repeated keys."""
+    """Parse JSON, refusing NaN and Infinity, numbers too large for a float, and repeated keys."""
     return json.loads(
         text,
         parse_constant=_refuse_constant,
         parse_float=_finite_float,
+        parse_int=_float_sized_int,
         object_pairs_hook=_refuse_duplicate_keys,
     )
 
