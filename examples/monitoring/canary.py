@@ -133,6 +133,24 @@ def noninferiority_size(
     return CanarySize(stable, int(np.ceil(stable * ratio)))
 
 
+def newcombe_lower_bound(
+    successes_stable, trials_stable, successes_canary, trials_canary, alpha: float = 0.05
+) -> np.ndarray:
+    """The lower one-sided (1 - alpha) bound of p_canary - p_stable that `noninferiority_decision`
+    uses (Newcombe's hybrid score interval at 1 - 2 alpha), for arrays of counts at once."""
+    z = stats.norm.ppf(1 - alpha)
+
+    def wilson(successes, trials):
+        p = np.asarray(successes, float) / trials
+        centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
+        half = z / (1 + z**2 / trials) * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2))
+        return p, centre - half, centre + half
+
+    p_s, _, high_s = wilson(successes_stable, np.asarray(trials_stable, float))
+    p_c, low_c, _ = wilson(successes_canary, np.asarray(trials_canary, float))
+    return p_c - p_s - np.sqrt((p_c - low_c) ** 2 + (high_s - p_s) ** 2)
+
+
 def simulated_noninferiority_power(
     rate_stable: float,
     rate_canary: float,
@@ -142,14 +160,52 @@ def simulated_noninferiority_power(
     alpha: float = 0.05,
     repeats: int = 4000,
     seed: int = 0,
+    rule: str = "newcombe",
 ) -> float:
-    """The share of simulated canaries of this size whose Wald lower bound for p_c - p_s lies
-    above -margin: a check of `noninferiority_size` by simulation."""
+    """The share of simulated canaries of this size declared non-inferior: a check of
+    `noninferiority_size` by simulation. `rule="newcombe"` applies the decision rule itself
+    (`newcombe_lower_bound` above -margin); `rule="wald"` the Wald bound the size formula assumes."""
     rng = np.random.default_rng(seed)
-    p_s = rng.binomial(size.stable, rate_stable, repeats) / size.stable
-    p_c = rng.binomial(size.canary, rate_canary, repeats) / size.canary
-    se = np.sqrt(p_s * (1 - p_s) / size.stable + p_c * (1 - p_c) / size.canary)
-    return float(np.mean(p_c - p_s - stats.norm.ppf(1 - alpha) * se > -margin))
+    wins_s = rng.binomial(size.stable, rate_stable, repeats)
+    wins_c = rng.binomial(size.canary, rate_canary, repeats)
+    if rule == "newcombe":
+        bound = newcombe_lower_bound(wins_s, size.stable, wins_c, size.canary, alpha)
+    elif rule == "wald":
+        p_s, p_c = wins_s / size.stable, wins_c / size.canary
+        se = np.sqrt(p_s * (1 - p_s) / size.stable + p_c * (1 - p_c) / size.canary)
+        bound = p_c - p_s - stats.norm.ppf(1 - alpha) * se
+    else:
+        raise ValueError("rule must be 'newcombe' or 'wald'")
+    return float(np.mean(bound > -margin))
+
+
+def simulated_noninferiority_size(
+    rate_stable: float,
+    rate_canary: float,
+    margin: float,
+    *,
+    canary_share: float = 0.2,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    repeats: int = 20000,
+    seed: int = 0,
+) -> CanarySize:
+    """The smallest size, in steps of 2% above the normal-approximation formula, at which the
+    decision rule itself (Newcombe's bound) reaches `power` in simulation. Near 100% the formula
+    is too small for that rule, because the score interval is wider than Wald's there."""
+    formula = noninferiority_size(
+        rate_stable, rate_canary, margin, canary_share=canary_share, alpha=alpha, power=power
+    )
+    ratio = canary_share / (1 - canary_share)
+    for step in range(200):
+        stable = int(np.ceil(formula.stable * (1 + 0.02 * step)))
+        size = CanarySize(stable, int(np.ceil(stable * ratio)))
+        reached = simulated_noninferiority_power(
+            rate_stable, rate_canary, margin, size, alpha=alpha, repeats=repeats, seed=seed
+        )
+        if reached >= power:
+            return size
+    raise ValueError("no size up to five times the formula's reaches that power")
 
 
 def noninferiority_decision(

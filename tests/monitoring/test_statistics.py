@@ -18,6 +18,7 @@ from examples.monitoring import (
     expected_calibration_error,
     hourly_z,
     ks_permutation_test,
+    newcombe_lower_bound,
     noninferiority_decision,
     noninferiority_size,
     refusal_rate_alarm,
@@ -25,6 +26,7 @@ from examples.monitoring import (
     sequential_bounds,
     simulate_peeking,
     simulated_noninferiority_power,
+    simulated_noninferiority_size,
     trials_per_group,
 )
 
@@ -100,6 +102,24 @@ def test_simulated_power_is_near_the_target(rates):
     assert simulated_noninferiority_power(*rates, size, repeats=4000, seed=5) == pytest.approx(
         0.8, abs=0.03
     )
+
+
+def test_the_vectorised_newcombe_bound_is_the_decision_rules_bound():
+    for counts in [(306, 313, 87, 87), (9700, 10000, 2430, 2500), (2200, 2249, 540, 563)]:
+        bound = newcombe_lower_bound(*(np.array([c]) for c in counts))[0]
+        assert bound == pytest.approx(noninferiority_decision(*counts, margin=0.02)[1])
+
+
+def test_near_certainty_the_formula_is_too_small_for_the_rule_and_the_simulated_size_is_not():
+    plan = noninferiority_size(0.97, 0.97, 0.02, canary_share=0.2)
+    # The Wald bound the formula assumes nearly reaches 80%; Newcombe's wider bound does not.
+    assert simulated_noninferiority_power(0.97, 0.97, 0.02, plan, rule="wald", seed=1) > 0.76
+    assert simulated_noninferiority_power(0.97, 0.97, 0.02, plan, seed=1) < 0.74
+    size = simulated_noninferiority_size(0.97, 0.97, 0.02, canary_share=0.2, seed=2)
+    assert size.stable > plan.stable
+    # Checked with other random numbers: 20,000 repeats, standard error about 0.003.
+    power = simulated_noninferiority_power(0.97, 0.97, 0.02, size, repeats=20000, seed=3)
+    assert power == pytest.approx(0.8, abs=0.01)
 
 
 def test_impossible_sizes_are_refused():
