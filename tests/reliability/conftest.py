@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -175,9 +176,11 @@ def drive(
     max_seconds: float,
     headers: dict[str, str] | None = None,
     timeout: float = 30.0,
+    idempotency_keys: bool = False,
 ) -> list[Outcome]:
     """Like examples.loadgen.run_load (loopback only, capped in count and time), but every request
-    carries its own X-Request-ID, so each answer can be matched with a stored row."""
+    carries its own X-Request-ID, so each answer can be matched with a stored row (and, with
+    `idempotency_keys`, the same value as its Idempotency-Key, so a proxy's retry is replayed)."""
     check_loopback(url)
     assert 1 <= concurrency <= 64 and max_requests <= 200_000 and max_seconds <= 300
     data = json.dumps(body).encode()
@@ -204,7 +207,11 @@ def drive(
                     response = session.post(
                         url,
                         data=data,
-                        headers={**base_headers, "X-Request-ID": request_id},
+                        headers={
+                            **base_headers,
+                            "X-Request-ID": request_id,
+                            **({"Idempotency-Key": request_id} if idempotency_keys else {}),
+                        },
                         timeout=timeout,
                     )
                     status, text = response.status_code, response.text
@@ -260,3 +267,38 @@ def record_figure(name: str, text: str) -> None:
     if path:
         with open(path, "a") as handle:
             handle.write(f"{name}: {text}\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def figures_run_record(request):
+    """With RELIABILITY_FIGURES set, start the file with when, where and on which commit the run
+    took place, and end it with the outcome, so that book/reliability.md can say so."""
+    path = os.environ.get("RELIABILITY_FIGURES")
+    if not path:
+        yield
+        return
+    import platform
+    import subprocess
+    from datetime import datetime
+
+    commit = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    started = time.monotonic()
+    with open(path, "w") as handle:
+        handle.write(
+            f"run started: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+            f"run commit: {commit or 'unknown'}\n"
+            f"run machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}\n"
+            f"run scale: {'long' if LONG else 'short'}\n"
+        )
+    yield
+    session = request.session
+    record_figure("run duration", f"~{time.monotonic() - started:.0f} s")
+    record_figure(
+        "run outcome", f"{session.testscollected} tests collected, {session.testsfailed} failed"
+    )
