@@ -8,7 +8,11 @@ names exactly one image), and the model artifact (its version and the SHA-256 of
         releases.json            one record per release, oldest first
         models/1.0.0/            model.skops + metadata.json, never changed once published
         models/1.1.0/
-        current -> models/1.1.0  what the service loads (SERVING_MODEL_DIR=releases/current)
+        active/r2 -> ../models/1.1.0  one link per activated release, named by the release
+        current -> active/r2     what the service loads (SERVING_MODEL_DIR=releases/current)
+
+`current` names the release, not only the model: two releases may share a model (a code-only
+release), and rolling back must still step from one release to the one before it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from examples.model.training import TrainingResult
 
 REGISTRY_FILE = "releases.json"
 CURRENT_LINK = "current"
+ACTIVE_DIR = "active"
 IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -101,20 +106,25 @@ def activate(releases_dir: Path, version: str) -> Release:
     if metadata.sha256 != release.model_sha256:
         # Files that agree with each other but not with the record were replaced together.
         raise ReleaseError(f"model {release.model_version} is not the file release {version} named")
+    # A link named by the release, to its model: `current` then says which release is live.
+    named = Path(releases_dir) / ACTIVE_DIR / release.version
+    named.parent.mkdir(exist_ok=True)
+    if not named.is_symlink():
+        named.symlink_to(Path("..") / "models" / release.model_version, target_is_directory=True)
     # Make the new link beside the old one, then rename it over: `current` is never missing.
     link = Path(releases_dir) / CURRENT_LINK
     temporary = link.with_name(f".{CURRENT_LINK}-new")
     temporary.unlink(missing_ok=True)
-    temporary.symlink_to(Path("models") / release.model_version, target_is_directory=True)
+    temporary.symlink_to(Path(ACTIVE_DIR) / release.version, target_is_directory=True)
     os.replace(temporary, link)
     return release
 
 
 def active_release(releases_dir: Path) -> Release:
-    """The release whose model `current` points at."""
+    """The release that `current` names (current -> active/<release>)."""
     target = os.readlink(Path(releases_dir) / CURRENT_LINK)
-    for release in reversed(read_releases(releases_dir)):
-        if Path(target).name == release.model_version:
+    for release in read_releases(releases_dir):
+        if Path(target) == Path(ACTIVE_DIR) / release.version:
             return release
     raise ReleaseError(f"`current` points at {target}, which no release names")
 

@@ -90,3 +90,24 @@ def test_a_release_records_its_image_by_digest(releases_dir):
     for digest in ("", "wine-api:0.3.0", "sha256:abc", "sha256:" + "G" * 64):
         with pytest.raises(ReleaseError, match="by digest"):
             record_release(releases_dir, replace(first, version="0.3.0", image_digest=digest))
+
+
+def test_rollback_steps_back_through_releases_that_share_a_model(tmp_path, trained):
+    """A code-only release reuses its predecessor's model; rollback must still reach the one before."""
+    digest = "sha256:" + "0" * 64
+    first = publish_model(trained["1.0.0"], tmp_path, "1.0.0")
+    second = publish_model(trained["1.1.0"], tmp_path, "1.1.0")
+    for name, code, model in [
+        ("r1", "0.1.0", first),
+        ("r2", "0.1.0", second),
+        ("r3", "0.2.0", second),
+    ]:
+        record_release(
+            tmp_path, Release(name, code, f"wine-api:{code}", digest, model.version, model.sha256)
+        )
+    activate(tmp_path, "r3")
+    assert active_release(tmp_path).version == "r3"
+    assert rollback(tmp_path).version == "r2"
+    assert active_release(tmp_path).version == "r2"
+    assert rollback(tmp_path).version == "r1"
+    assert load_model(tmp_path / "current").metadata.version == "1.0.0"
