@@ -1,13 +1,19 @@
 """Every setting of the service, read from environment variables named SERVING_*, with defaults that
-work on a fresh clone."""
+work on a fresh clone. A field's type annotation decides how its text is read (pydantic converts it),
+and a SERVING_* name that nothing reads stops the start-up instead of being ignored."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
 
 PREFIX = "SERVING_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,15 +27,6 @@ class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use true or false)")
-
-
 @dataclass(frozen=True)
 class Settings:
     """The service's configuration; `Settings.from_env()` fills it from SERVING_* variables."""
@@ -38,6 +35,15 @@ class Settings:
     model_dir: Path | None = None
     # Train and save the model when its files are missing, so a fresh clone serves at once.
     train_if_missing: bool = True
+    # A model that cannot be read (an OSError: a volume not mounted yet, a permission) is tried
+    # this many times in all, waiting model_load_retry_seconds, doubled each time, in between. A
+    # model that fails its checks (ArtifactError) is not retried: the same bytes fail again.
+    model_load_attempts: int = 3
+    model_load_retry_seconds: float = 1.0
+    # After the last failure: false keeps the process alive but not ready (503, /readyz says so,
+    # an orchestrator sends it no traffic); true stops the start-up with an error, so gunicorn's
+    # master exits non-zero and a supervisor restarts it or reports a crash loop.
+    model_required: bool = False
     # Larger request bodies are refused with 413 before anything reads them.
     max_body_bytes: int = 1024 * 1024
     # Predict with the pipeline's arithmetic in numpy, checked against scikit-learn at start-up
@@ -99,6 +105,11 @@ class Settings:
             raise SettingsError("SERVING_MAX_BODY_BYTES must be a positive number of bytes")
         if self.max_batch_size < 1:
             raise SettingsError("SERVING_MAX_BATCH_SIZE must be at least 1")
+        if self.model_load_attempts < 1 or self.model_load_retry_seconds < 0:
+            raise SettingsError(
+                "SERVING_MODEL_LOAD_ATTEMPTS must be at least 1 and "
+                "SERVING_MODEL_LOAD_RETRY_SECONDS 0 or more"
+            )
         if self.trusted_proxy_hops < 0:
             raise SettingsError("SERVING_TRUSTED_PROXY_HOPS must be 0 or more")
         if self.rate_limit_url and not self.rate_limit_url.startswith(("redis://", "rediss://")):
@@ -133,22 +144,70 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read SERVING_<FIELD> for every field (SERVING_MAX_BATCH_SIZE, ...); unset means default."""
+        """Read SERVING_<FIELD> for every field (SERVING_MAX_BATCH_SIZE, ...); unset or empty means
+        the default. Each text is converted to its field's type by pydantic; a SERVING_* name that
+        nothing reads is refused, with the closest valid name."""
         environ = os.environ if environ is None else environ
+        refuse_unknown_names(environ)
+        types = typing.get_type_hints(cls)
         values = {}
         for setting in fields(cls):
             name = PREFIX + setting.name.upper()
             if setting.name in SECRET_FIELDS and name + "_FILE" in environ:
                 values[setting.name] = _read_secret_file(name, environ)
                 continue
-            if name not in environ:
+            text = environ.get(name, "")
+            if not text:
                 continue
-            text = environ[name]
             try:
-                values[setting.name] = _convert(setting.name, text)
-            except ValueError as error:
-                raise SettingsError(f"{name}={text!r} is not valid: {error}") from None
+                values[setting.name] = _adapter(types[setting.name]).validate_python(text.strip())
+            except ValidationError as error:
+                problem = error.errors(include_url=False)[0]["msg"]
+                raise SettingsError(f"{name}={text!r} is not valid: {problem}") from None
         return cls(**values)
+
+
+@cache
+def _adapter(annotation) -> TypeAdapter:
+    """pydantic's converter for one field type: "10" to 10, "yes" to True, "/srv" to a Path."""
+    return TypeAdapter(annotation)
+
+
+# Variables with the prefix that are read elsewhere, not by Settings: gunicorn.conf.py's (the
+# server), and the API key the clients send (examples/r/client.R reads it; the service never does).
+SERVER_VARIABLES = frozenset(
+    {
+        "SERVING_BIND",
+        "SERVING_WORKERS",
+        "SERVING_THREADS",
+        "SERVING_TIMEOUT",
+        "SERVING_GRACEFUL_TIMEOUT",
+        "SERVING_KEEPALIVE",
+        "SERVING_ACCESS_LOG",
+        "SERVING_METRICS_BIND",
+    }
+)
+CLIENT_VARIABLES = frozenset({"SERVING_API_KEY"})
+
+
+def known_names() -> frozenset[str]:
+    """Every SERVING_* name something in the project reads."""
+    from_fields = {PREFIX + setting.name.upper() for setting in fields(Settings)}
+    secret_files = {PREFIX + name.upper() + "_FILE" for name in SECRET_FIELDS}
+    return frozenset(from_fields | secret_files | SERVER_VARIABLES | CLIENT_VARIABLES)
+
+
+def refuse_unknown_names(environ: Mapping[str, str]) -> None:
+    """A misspelt name would otherwise leave its setting at the default without a word."""
+    known = known_names()
+    for name in sorted(environ):
+        if name.startswith(PREFIX) and name not in known:
+            # Compared without the prefix, which every name shares and would make all look alike.
+            rests = {known_name.removeprefix(PREFIX): known_name for known_name in known}
+            closest = difflib.get_close_matches(name.removeprefix(PREFIX), rests, n=1, cutoff=0.7)
+            hint = f"; did you mean {rests[closest[0]]}?" if closest else ""
+            hint += " (.env.example lists every setting)"
+            raise SettingsError(f"{name} is not a setting of this service{hint}")
 
 
 # Secrets may come from a file named by SERVING_<NAME>_FILE (a Docker or Kubernetes secret, mounted
@@ -164,36 +223,3 @@ def _read_secret_file(name: str, environ: Mapping[str, str]) -> str:
         return path.read_text().strip()
     except OSError as error:
         raise SettingsError(f"{name}_FILE={str(path)!r} cannot be read: {error.strerror}") from None
-
-
-def _convert(name: str, text: str):
-    """Turn the text of one environment variable into the field's type."""
-    if name == "model_dir":
-        return Path(text) if text else None
-    if name in {
-        "train_if_missing",
-        "fast_path",
-        "database_migrate",
-        "auth_enabled",
-        "rate_limit_enabled",
-    }:
-        return _parse_bool(text)
-    if name in {
-        "max_body_bytes",
-        "max_batch_size",
-        "database_busy_timeout_ms",
-        "token_lifetime_seconds",
-        "rate_limit_per_minute",
-        "rate_limit_burst",
-        "idempotency_key_seconds",
-        "jwt_leeway_seconds",
-        "login_per_minute",
-        "login_burst",
-        "failed_auth_per_minute",
-        "failed_auth_burst",
-        "trusted_proxy_hops",
-    }:
-        return int(text)
-    if name == "rate_limit_database":
-        return Path(text)
-    return text

@@ -38,5 +38,6 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 
 def test_only_secrets_are_read_from_files(tmp_path):
     (tmp_path / "level").write_text("DEBUG")
-    settings = Settings.from_env({"SERVING_LOG_LEVEL_FILE": str(tmp_path / "level")})
-    assert settings.log_level == "INFO"
+    # Not silently ignored either: a _FILE name for a setting that is not a secret is refused.
+    with pytest.raises(SettingsError, match="SERVING_LOG_LEVEL_FILE is not a setting"):
+        Settings.from_env({"SERVING_LOG_LEVEL_FILE": str(tmp_path / "level")})
