@@ -3,11 +3,12 @@ probabilities a whole array at a time."""
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import numpy as np
 
-from examples.model import LoadedModel, ModelMetadata, ensure_model, load_model
+from examples.model import ArtifactError, LoadedModel, ModelMetadata, ensure_model, load_model
 from examples.serving.settings import Settings
 
 
@@ -110,6 +111,10 @@ def load_predictor(settings: Settings, logger=None) -> PipelinePredictor:
     return PipelinePredictor(loaded)
 
 
+class ModelNotLoaded(RuntimeError):
+    """The model failed to load and settings.model_required says the service must not start."""
+
+
 class ServiceState:
     """What one app knows about its model: the predictor, or why there is none, and the schemas."""
 
@@ -126,14 +131,30 @@ class ServiceState:
 
     @classmethod
     def start(cls, settings: Settings, predictor: Predictor | None, logger) -> ServiceState:
-        """Load the model once; a model that fails its checks leaves the service up but not ready."""
+        """Load the model once. A model that cannot be read is retried a bounded number of times;
+        one that fails its checks is not. After the last failure the service stays up but not
+        ready, or, with settings.model_required, the start-up fails (ModelNotLoaded)."""
         if predictor is not None:
             return cls(settings, predictor)
-        try:
-            return cls(settings, load_predictor(settings, logger))
-        except Exception as error:  # any failure to load means "not ready", never a crash loop
-            logger.error("model not loaded: %s", error)
-            return cls(settings, None, load_error=f"{type(error).__name__}: {error}")
+        wait = settings.model_load_retry_seconds
+        for attempt in range(1, settings.model_load_attempts + 1):
+            # Only the failures a model can have are caught: a bug (TypeError, ...) is raised.
+            try:
+                return cls(settings, load_predictor(settings, logger))
+            except ArtifactError as error:
+                failure = error
+                break
+            except OSError as error:
+                failure = error
+                if attempt < settings.model_load_attempts:
+                    logger.warning("model not loaded (try %d): %s; retrying", attempt, error)
+                    time.sleep(wait)
+                    wait *= 2
+        reason = f"{type(failure).__name__}: {failure}"
+        if settings.model_required:
+            raise ModelNotLoaded(f"model not loaded: {failure}") from failure
+        logger.error("model not loaded: %s", failure)
+        return cls(settings, None, load_error=reason)
 
     @property
     def ready(self) -> bool:
