@@ -68,7 +68,8 @@ def scrape_every(url: str, seconds: float) -> Iterator[list[tuple[float, str | N
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    text = session.get(url, timeout=seconds).text
+                    # A slow answer is still an answer (Prometheus' own default timeout is 10 s).
+                    text = session.get(url, timeout=10).text
                 except requests.RequestException:
                     text = None
                 scrapes.append((started, text))
