@@ -2,7 +2,8 @@
 answered with 429 and a Retry-After header when it is exceeded:
 
 - before any credential is checked, an address whose recent requests failed authentication too
-  often is refused at once, so a flood of bad keys or tokens costs almost nothing;
+  often is refused at once, which caps how fast one address can try keys or tokens (it saves
+  little work per request: a key check is one SHA-256; a flood's volume belongs to the proxy);
 - POST /v1/token, where each attempt costs a slow password hash, has a strict limit per address
   and per user name, spent before the password is checked;
 - after authentication, each client (API key, user, or address when authentication is off) has
