@@ -50,7 +50,7 @@ KNOWN = (
     "18: 5% in six hours is MATH.",
     "18: Each alert asks for a long window (an hour, six hours) and a short one (5, 30 minutes), so",
     "18: The causes come next, each with its own rule in the same file: saturation (busy workers ov",
-    "19: SQLite's own default is to fail at once (Python's CODE module asks for 5 s); with ours it ",
+    "19: SQLite's own default is to fail at once (Python's CODE module asks for 5 s); the service w",
     "21: Each of the 1,000 test wines was drawn independently, so the number of agreements is binom",
     "22: A CPU limit on a container is a quota of its control group: so many microseconds of CPU ti",
     "23: An instance that fails once (CODE) is left out for 10 seconds (CODE), and CODE retries a r",
