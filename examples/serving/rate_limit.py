@@ -148,8 +148,9 @@ def _limit_clients(limits: Limits):
             return
         rows = rows_in_request()
         if rows > limits.clients.burst:
+            # 413, not 429: no wait can make it fit, and clients retry a 429 (chapter 5's do).
             raise ApiError(
-                429,
+                413,
                 f"A batch of {rows} rows is more than this client may send at once "
                 f"({limits.clients.burst} rows); split it into smaller batches.",
             )
