@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, stats
 
+from examples.monitoring.canary import newcombe_lower_bound
+
 
 def look_correlation(looks: int) -> np.ndarray:
     """Correlation of the z-statistics at equally spaced looks: corr(Z_i, Z_j) = sqrt(i / j), i <= j
@@ -57,15 +59,25 @@ def simulate_peeking(
     canary_share: float = 0.2,
     repeats: int = 4000,
     seed: int = 0,
+    margin: float | None = None,
 ) -> float:
-    """Share of simulated canaries, both arms with the same success `rate`, in which the one-sided
-    z-statistic for "the canary is worse" crosses `bounds[k]` at some look k. Each look adds
-    `per_look` requests, split at random by `canary_share`. A false-alarm rate."""
+    """Share of simulated canaries that cross `bounds[k]` at some look k: a false-alarm rate. Each
+    look adds `per_look` requests, split at random by `canary_share`.
+
+    Without `margin`: both arms have success `rate`, and the statistic is the pooled z for "the
+    canary is worse" (a needless rollback). With `margin`: the canary is exactly `margin` worse,
+    and the decision rule's own Newcombe lower bound, at the one-sided level that `bounds[k]`
+    stands for, is compared with -margin at each look (a bad canary let through)."""
     rng = np.random.default_rng(seed)
+    canary_rate = rate if margin is None else rate - margin
     canary = rng.binomial(per_look, canary_share, (repeats, looks)).cumsum(axis=1)
     stable = per_look * np.arange(1, looks + 1) - canary
-    wins_c = rng.binomial(np.diff(canary, prepend=0, axis=1), rate).cumsum(axis=1)
+    wins_c = rng.binomial(np.diff(canary, prepend=0, axis=1), canary_rate).cumsum(axis=1)
     wins_s = rng.binomial(np.diff(stable, prepend=0, axis=1), rate).cumsum(axis=1)
+    if margin is not None:
+        levels = stats.norm.sf(np.asarray(bounds, dtype=float))
+        lower = newcombe_lower_bound(wins_s, stable, wins_c, np.maximum(canary, 1), levels)
+        return float(np.mean((lower > -margin).any(axis=1)))
     pooled = (wins_c + wins_s) / (canary + stable)
     se = np.sqrt(pooled * (1 - pooled) * (1 / np.maximum(canary, 1) + 1 / stable))
     z = np.divide(

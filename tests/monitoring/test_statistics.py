@@ -166,6 +166,18 @@ def test_peeking_inflates_false_alarms_and_the_bounds_restore_them():
     assert once == pytest.approx(0.05, abs=0.015)
 
 
+def test_peeking_at_the_noninferiority_branch_lets_bad_canaries_through():
+    naive = np.full(5, stats.norm.ppf(0.95))
+    bounds = sequential_bounds(5, 0.05)
+    # The canary is exactly the margin worse: every "non-inferior" is a false alarm.
+    peeking = simulate_peeking(0.5, 5, 200, naive, repeats=4000, seed=1, margin=0.1)
+    corrected = simulate_peeking(0.5, 5, 200, bounds, repeats=4000, seed=1, margin=0.1)
+    once = simulate_peeking(0.5, 1, 1000, naive[:1], repeats=4000, seed=1, margin=0.1)
+    assert peeking > 0.1
+    assert corrected == pytest.approx(0.05, abs=0.012)
+    assert once == pytest.approx(0.05, abs=0.012)
+
+
 # ---------------------------------------------------------------- drift over time
 def test_cusum_by_hand():
     assert cusum([1.0, 1.0, -3.0, 0.0]).tolist() == [0.5, 1.0, 2.5, 2.0]
