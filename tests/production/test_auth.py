@@ -268,3 +268,12 @@ def test_a_short_previous_secret_or_one_without_a_current_secret_is_refused():
         auth.AuthConfig.parse(jwt_secret=SECRET, jwt_previous_secret="short")
     with pytest.raises(auth.ConfigurationError):
         auth.AuthConfig.parse(jwt_previous_secret=SECRET)
+
+
+@pytest.mark.parametrize(("seconds_ahead", "accepted"), [(2, True), (30, False)])
+def test_a_token_issued_in_the_future_is_accepted_only_within_the_leeway(seconds_ahead, accepted):
+    """PyJWT refuses an iat later than now + leeway: the skew allowed is bounded both ways."""
+    config = auth.AuthConfig(jwt_secret="s" * 40, jwt_leeway_seconds=5)
+    alice = auth.User("alice", frozenset({"predict"}), "unused")
+    token = auth.issue_token(config, alice, now=time.time() + seconds_ahead)
+    assert (auth.check_token(config, token) is not None) is accepted
