@@ -22,8 +22,11 @@ def build_request(
     """The bytes of one HTTP/1.1 request: request line, headers, an empty line, then the body."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     for name, value in (headers or {}).items():
-        lines.append(f"{name}: {value}")
-    if body:
+        if any(character in f"{name}{value}" for character in "\r\n"):
+            raise ValueError(f"header {name!r}: a line break would start a header of its own")
+        if name.lower() != "content-length":  # computed from the body below, never sent twice
+            lines.append(f"{name}: {value}")
+    if body or method in {"POST", "PUT", "PATCH"}:  # RFC 9110 8.6: send 0 rather than nothing
         lines.append(f"Content-Length: {len(body)}")
     head = "\r\n".join(lines).encode("ascii")
     return head + CRLF + CRLF + body

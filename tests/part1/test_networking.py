@@ -66,6 +66,17 @@ def test_post_body_gets_a_content_length():
     assert b'Content-Length: 7\r\n\r\n{"a":1}' in request
 
 
+def test_empty_post_says_content_length_0_and_a_callers_length_is_not_sent_twice():
+    request = build_request("POST", "/echo", "h", {"Content-Length": "99"})
+    assert request.count(b"Content-Length") == 1 and b"Content-Length: 0\r\n\r\n" in request
+    assert b"Content-Length" not in build_request("GET", "/hello", "h")
+
+
+def test_a_line_break_in_a_header_is_refused():
+    with pytest.raises(ValueError, match="line break"):
+        build_request("GET", "/", "h", {"X-Note": "a\r\nX-Injected: yes"})
+
+
 def test_development_server_closes_the_connection_after_each_response():
     with serve_app(create_demo_app()) as server:
         request = build_request("GET", "/hello", f"127.0.0.1:{server.port}")
