@@ -3,6 +3,8 @@ driven by Playwright), to show what CORS lets through. Chapter 23 and tests/scal
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from flask import Flask
 
 from examples.toolbox import serve_app
@@ -47,15 +49,20 @@ def page_app() -> Flask:
 
 def call_from_another_origin(api_url: str, features: dict, page_port: int) -> dict:
     """Serve a page on `page_port` (its origin is http://127.0.0.1:page_port), open it in
-    chromium, and let its script POST `features` to `api_url`/v1/predict: what the script saw."""
+    chromium, and let its script POST `features` to `api_url`/v1/predict: what the script saw.
+    Playwright's sync API refuses to run where an asyncio loop runs (a notebook's kernel), so the
+    browser is driven from a thread of its own."""
     from playwright.sync_api import sync_playwright
 
-    with serve_app(page_app(), port=page_port) as page_server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(page_server.url + "/")
-            outcome = page.evaluate(CALL, [api_url + "/v1/predict", {"features": features}])
-        finally:
-            browser.close()
-    return outcome
+    def drive() -> dict:
+        with serve_app(page_app(), port=page_port) as page_server, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                page = browser.new_page()
+                page.goto(page_server.url + "/")
+                return page.evaluate(CALL, [api_url + "/v1/predict", {"features": features}])
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(drive).result(timeout=120)

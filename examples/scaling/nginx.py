@@ -110,6 +110,10 @@ def render_nginx_config(settings: NginxSettings) -> str:
     method = "least_conn;" if settings.balance == "least_conn" else "# round robin: nginx's default"
     reveal = "add_header X-Upstream $upstream_addr always;" if settings.reveal_upstream else ""
     buffering = "on" if settings.buffering else "off"
+    # nginx passes add_header down to a location only if the location has none of its own, so a
+    # location that adds X-Upstream must repeat HSTS.
+    if settings.tls is not None and settings.reveal_upstream:
+        reveal += f'\n            add_header Strict-Transport-Security "max-age={settings.hsts_seconds}" always;'
     proxied = f"""
         location / {{
             proxy_pass http://wine_api;

@@ -6,8 +6,8 @@ import time
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
+from examples.scaling.clients import session_from
 from examples.scaling.nginx import read_access_log, run_gunicorn_instances, run_nginx
 from examples.scaling.tls import make_certificates
 from tests.scaling.test_postgres_storage import WINE
@@ -16,30 +16,13 @@ from tests.scaling.test_redis_limits import instance_env
 WHOAMI = "examples.scaling.whoami:app"
 
 
-class FromAddress(HTTPAdapter):
-    """Connect from a chosen loopback address (all of 127.0.0.0/8 is this machine on Linux)."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def session_from(address: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(address))
-    session.mount("https://", FromAddress(address))
-    return session
-
-
 def test_tls_redirect_hsts_and_verification(tmp_path):
     certificates = make_certificates(tmp_path)
     with (
         run_gunicorn_instances(1, WHOAMI, config=None, ready_path="/") as instances,
-        run_nginx(instances.ports, tls=(certificates.chain, certificates.key)) as proxy,
+        run_nginx(
+            instances.ports, tls=(certificates.chain, certificates.key), reveal_upstream=True
+        ) as proxy,
     ):
         https = proxy.extra["https_url"]
         moved = requests.get(proxy.url + "/a?b=1", allow_redirects=False, timeout=5)
