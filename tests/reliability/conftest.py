@@ -287,6 +287,14 @@ def figures_run_record(request):
         capture_output=True,
         text=True,
     ).stdout.strip()
+    changed = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if commit and changed:
+        commit += " (with uncommitted changes)"
     started = time.monotonic()
     with open(path, "w") as handle:
         handle.write(

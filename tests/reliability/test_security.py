@@ -25,6 +25,7 @@ from tests.reliability.conftest import (
     json_log_lines,
     leaks_in,
     metric,
+    record_figure,
     scaled,
     stored_request_ids,
 )
@@ -161,6 +162,11 @@ def test_the_rate_limit_holds_across_two_workers(tmp_path, model_dir, wine):
     allowed = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code == 429]
     assert len(allowed) + len(refused) == len(responses)
+    record_figure(
+        "rate limit",
+        f"burst {burst}, {len(responses)} requests from one key in ~{elapsed:.1f} s through 2 "
+        f"workers: {len(allowed)} answered, {len(refused)} refused with 429",
+    )
     # GCRA: exactly `burst` at once, plus one per interval that passed during the run.
     assert burst <= len(allowed) <= burst + int(elapsed / interval) + 1
     if elapsed < interval:
