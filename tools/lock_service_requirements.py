@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGES = [
     "alembic", "flask", "gunicorn", "numpy", "onnxruntime", "orjson", "pandas", "prometheus-client",
     "pydantic", "PyJWT", "scikit-learn", "skl2onnx", "skops", "SQLAlchemy", "swagger-ui-bundle",
-    "argon2-cffi",
+    "argon2-cffi", "flask-cors",
     # The shared-state setup (compose.yaml's profile, Kubernetes): SQLAlchemy's PostgreSQL driver
     # for a postgresql+psycopg:// SERVING_DATABASE_URL, and the Redis client.
     "psycopg[binary]", "redis",

@@ -187,7 +187,7 @@ def test_feature_costs_pair_each_variant_with_the_full_reference():
     row, _ = costs["rows"]
     assert row["saved_us"] == {"median": 225.0, "min": 150.0, "max": 300.0}
     assert row["pairs"] == 2
-    assert costs["ceiling_target_us"] == 1.5 * 550.0
+    assert costs["ceiling_target_us"] == run.CORE_TARGET * 550.0
     table = "\n".join(run.feature_cost_lines(costs))
     assert (
         "| prediction storage | 2 | 1,400 (1,300–1,500) | 1,175 (1,150–1,200) | 225 (150–300) |"

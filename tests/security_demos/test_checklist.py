@@ -3,6 +3,8 @@ every test the checklist names exists."""
 
 from __future__ import annotations
 
+import pytest
+
 from examples.model import default_model_dir
 from examples.serving import Settings, create_app
 
@@ -22,6 +24,12 @@ def test_a_crash_shows_no_internals_even_with_flask_debug_set(tmp_path, monkeypa
         raise RuntimeError("secret detail in /srv/app.py")
 
     app.add_url_rule("/crash", "crash", crash)
+    # Debug makes Flask hand the exception to the server (whose own 500 page under gunicorn shows
+    # no traceback); the app itself never renders one. With propagation off, the service's JSON 500.
+    assert app.debug
+    with pytest.raises(RuntimeError):
+        app.test_client().get("/crash")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
     response = app.test_client().get("/crash")
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"
