@@ -16,17 +16,11 @@ import tempfile
 from pathlib import Path
 
 from tools.book_checks import REPO_ROOT
+from tools.chromium import CHROMIUM_FLAGS
 
 PDF_NAME = "serving-ml-book.pdf"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",  # chromium refuses to start as root otherwise (CI and containers run as root)
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+PDF_FLAGS = [
+    *CHROMIUM_FLAGS,
     "--no-pdf-header-footer",
     "--virtual-time-budget=60000",  # let MathJax finish before printing
 ]
@@ -65,7 +59,7 @@ def print_to_pdf(page: Path, target: Path, chromium: str = "/usr/bin/chromium") 
         subprocess.run(  # noqa: S603 - our own fixed command line
             [
                 chromium,
-                *CHROMIUM_FLAGS,
+                *PDF_FLAGS,
                 f"--user-data-dir={profile}",
                 f"--print-to-pdf={target}",
                 page.as_uri(),

@@ -26,22 +26,12 @@ import pytest
 import yaml
 
 from tools.book_checks import REPO_ROOT, toc_files
+from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser
 
 SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
 SCREENSHOTS = SITE.parent / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Messages the theme itself prints on every page; both are harmless (see TOOL-FACTS.md).
 KNOWN_HARMLESS = (
     "Identifier 'THEBE_JS_URL' has already been declared",  # sphinx-thebe declares it twice

@@ -30,21 +30,11 @@ import pytest
 
 from tools import live as live_tool
 from tools.book_checks import REPO_ROOT
+from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser
 
 SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Messages the theme prints on every page (see TOOL-FACTS.md), harmless.
 KNOWN_HARMLESS = ("Identifier 'THEBE_JS_URL' has already been declared", "invalid theme mode")
 
