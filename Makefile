@@ -60,7 +60,7 @@ model: venv ## train the wine classifier and write its artifact to models/
 	$(BIN)/python -m examples.model
 
 serve: venv ## run the reference service on 127.0.0.1:8000
-	@$(BIN)/python -m examples.serving.auth dev-env --env .env --key-file var/dev-api-key
+	@$(BIN)/python -m examples.serving auth dev-env --env .env --key-file var/dev-api-key
 	$(BIN)/dotenv -f .env run --no-override $(BIN)/gunicorn -c examples/serving/gunicorn.conf.py examples.serving.wsgi:app
 
 preview: ## serve the built site on http://127.0.0.1:8001

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from benchmarks.run import make_workload
-from examples.contenders import ceiling
 from examples.model import default_model_dir, ensure_model
+from examples.production.contenders import ceiling
 
 REQUESTS = 300
 ROUNDS = 4

@@ -59,12 +59,12 @@ def peer_env() -> dict[str, str]:
 
 
 def bentoml_command(python: Path) -> list[str]:
-    return [str(python), "-m", "bentoml", "serve", "examples.contenders.bentoml_peer:WineClassifier",
+    return [str(python), "-m", "bentoml", "serve", "examples.production.contenders.bentoml_peer:WineClassifier",
             "--host", "127.0.0.1", "--port", "{port}"]  # fmt: skip
 
 
 def litserve_command(python: Path) -> list[str]:
-    return [str(python), "-m", "examples.contenders.litserve_peer", "--port", "{port}"]
+    return [str(python), "-m", "examples.production.contenders.litserve_peer", "--port", "{port}"]
 
 
 def describe() -> dict | None:

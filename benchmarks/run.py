@@ -222,20 +222,20 @@ def contenders(
     model_env = {"SERVING_MODEL_DIR": str(model_dir)}
     return [
         Contender("ceiling", "gunicorn + Flask returning a constant JSON reply",
-                  gunicorn("examples.contenders.ceiling:create_app()")),
+                  gunicorn("examples.production.contenders.ceiling:create_app()")),
         Contender("naive (gunicorn)", "unpickles the model and builds a DataFrame per request",
-                  gunicorn("examples.contenders.naive:create_app()"), naive_env),
+                  gunicorn("examples.production.contenders.naive:create_app()"), naive_env),
         Contender("naive (Flask dev server)", "the same naive app under `flask run` "
                   "(one process, a thread per request)",
-                  [sys.executable, "-m", "flask", "--app", "examples.contenders.naive:create_app",
+                  [sys.executable, "-m", "flask", "--app", "examples.production.contenders.naive:create_app",
                    "run", "--host", "127.0.0.1", "--port", "{port}", "--with-threads"], naive_env),
         Contender("FastAPI peer", "FastAPI + uvicorn (uvloop, httptools), pydantic validation",
-                  [sys.executable, "-m", "uvicorn", "examples.contenders.fastapi_peer:create_app",
+                  [sys.executable, "-m", "uvicorn", "examples.production.contenders.fastapi_peer:create_app",
                    "--factory", "--host", "127.0.0.1", "--port", "{port}", "--workers",
                    str(WORKERS), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                    "--log-level", "warning"], model_env, batch_path="/v1/predict/batch"),
         Contender("bare batch", "a bare Flask batch endpoint: no validation, logging or storage",
-                  gunicorn("examples.contenders.bare_batch:create_app()"), model_env,
+                  gunicorn("examples.production.contenders.bare_batch:create_app()"), model_env,
                   one_row_path=None, batch_path="/v1/predict/batch"),
         *framework_peers(model_env),
         *reference_contenders(scratch, model_dir, plan.leave_out if plan else ()),
@@ -247,7 +247,7 @@ PEER_NAMES = ("BentoML peer", "LitServe peer")
 
 def framework_peers(model_env: dict[str, str]) -> list[Contender]:
     """BentoML and LitServe, from their own virtual environment (benchmarks/peers.py), serving the
-    same model with the same validation (examples/contenders/validation.py) and two workers. When
+    same model with the same validation (examples/production/contenders/validation.py) and two workers. When
     their packages cannot be installed, each is reported as not measured, in one line."""
     descriptions = {
         "BentoML peer": "BentoML 1.4 (`bentoml serve`, 2 workers, access log off), pydantic "

@@ -105,9 +105,9 @@ def test_wait_until_ready_times_out_on_a_closed_port():
 
 
 def test_show_source_whole_file_and_a_range():
-    whole = show_source("examples/waiter.py")
+    whole = show_source("examples/talking/waiter.py")
     assert repr(whole).startswith('"""Chapter 1')
-    part = show_source("examples/waiter.py", start="def predict", end="return jsonify(")
+    part = show_source("examples/talking/waiter.py", start="def predict", end="return jsonify(")
     lines = repr(part).splitlines()
     assert lines[0].strip().startswith("def predict") and "return jsonify(" in lines[-1]
     assert "<span" in part._repr_html_()

@@ -2,7 +2,7 @@
 # POST /v1/predict, for reading beside the Flask version. Run from this folder with
 #   WINE_PARAMETERS=wine-parameters.json Rscript -e \
 #     'plumber::pr("api.R") |> plumber::pr_run(host = "127.0.0.1", port = 8000, docs = FALSE)'
-# The parameters file comes from `python -m examples.r.export_parameters wine-parameters.json`.
+# The parameters file comes from `python -m examples.r wine-parameters.json`.
 
 # Read once, when the API starts. simplifyVector turns the coefficients (an array of rows) into a
 # classes-by-features matrix and every other array into a plain vector.

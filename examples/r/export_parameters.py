@@ -4,12 +4,11 @@ The pipeline is a StandardScaler followed by a multinomial LogisticRegression, s
     z = (x - mean) / scale,   s = z W' + b,   p = softmax(s),
 and these few arrays are all another language needs to compute the same probabilities.
 
-    python -m examples.r.export_parameters OUT.json [--model-dir DIR]
+    python -m examples.r OUT.json [--model-dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -60,16 +59,3 @@ def export_parameters(path: Path | str, model_dir: Path | str | None = None) -> 
     # json writes each float as the shortest text that reads back as the same float64.
     Path(path).write_text(json.dumps(parameters, indent=1) + "\n")
     return parameters
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the JSON file to write")
-    parser.add_argument("--model-dir", type=Path, default=None, help="default: the bundled model")
-    arguments = parser.parse_args(argv)
-    parameters = export_parameters(arguments.out, arguments.model_dir)
-    print(f"wrote {arguments.out}: {len(parameters['features'])} features, {parameters['classes']}")
-
-
-if __name__ == "__main__":
-    main()

@@ -7,21 +7,17 @@ from collections.abc import Iterable
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from examples.serving import (
+from examples.serving import docs, errors, json_provider, openapi, routes
+from examples.serving.predictor import Predictor, ServiceState
+from examples.serving.production import (
     auth,
     cors,
-    docs,
-    errors,
-    json_provider,
     metrics,
-    openapi,
     rate_limit,
     request_logging,
-    routes,
     security_headers,
     storage,
 )
-from examples.serving.predictor import Predictor, ServiceState
 from examples.serving.settings import Settings
 
 # Part IV's features, by the names `leave_out` takes.

@@ -75,7 +75,7 @@ class JsonLogger(Logger):
     line the service writes can be parsed the same way."""
 
     def _set_handler(self, log, output, fmt, stream=None):
-        from examples.serving.request_logging import JsonFormatter
+        from examples.serving.production.request_logging import JsonFormatter
 
         super()._set_handler(log, output, JsonFormatter(), stream or sys.stdout)
 
@@ -97,7 +97,7 @@ def when_ready(server):
         # up the workers' files (multiprocess mode). It reads those files and nothing the
         # workers share with the master, so a fork while it runs cannot leave a worker a lock
         # held by this thread that the worker would then need.
-        from examples.serving.metrics import serve_to_operator
+        from examples.serving.production.metrics import serve_to_operator
 
         host, _, port = metrics_bind.rpartition(":")
         try:
@@ -112,7 +112,7 @@ def when_ready(server):
 
 def post_fork(server, worker):
     """In each new worker: count it as alive (the saturation alert divides by this)."""
-    from examples.serving.metrics import service_metrics
+    from examples.serving.production.metrics import service_metrics
 
     service_metrics().workers.set(1)
 

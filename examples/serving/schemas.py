@@ -49,7 +49,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-# Every stored prediction has its own id (storage.py), returned with it.
+# Every stored prediction has its own id (production/storage), returned with it.
 PREDICTION_ID = "This prediction's own id, the key under which it is stored"
 
 

@@ -51,7 +51,7 @@ class Settings:
     fast_path: bool = True
     max_batch_size: int = 1000
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'predictions.sqlite3'}"
-    # Bring the database's tables up to date at start-up (python -m examples.serving.migrations
+    # Bring the database's tables up to date at start-up (python -m examples.serving migrate
     # does the same by hand); a fresh clone then needs no step.
     database_migrate: bool = True
     # How long a write waits for another process's lock before the request fails with 503.

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from examples.serving import auth
 from examples.serving.app import create_app
+from examples.serving.production import auth
 from examples.serving.settings import Settings
 from examples.toolbox import serve_app
 from tests.r.conftest import R_FOLDER, needs_r

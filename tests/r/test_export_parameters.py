@@ -6,7 +6,8 @@ import json
 import numpy as np
 
 from examples.model import ensure_model, split_data
-from examples.r.export_parameters import FORMAT, main, softmax_probabilities
+from examples.r.__main__ import main
+from examples.r.export_parameters import FORMAT, softmax_probabilities
 
 
 def test_softmax_from_the_json_equals_predict_proba(parameters_file, model_dir):

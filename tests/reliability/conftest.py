@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.loadgen import check_loopback
 from examples.model import ensure_model
-from examples.serving import auth
+from examples.serving.production import auth
 from examples.toolbox import REPO_ROOT, free_port, run_command
 
 LONG = os.environ.get("RELIABILITY_SCALE", "short") == "long"

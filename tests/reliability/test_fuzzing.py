@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from examples.model import FEATURE_NAMES
-from examples.serving import Settings, auth, create_app, request_logging
+from examples.serving import Settings, create_app
+from examples.serving.production import auth, request_logging
 from tests.reliability.conftest import JWT_SECRET, KEY, PASSWORD, leaks_in, record_figure, scaled
 
 EXAMPLES_FROM_SCHEMA = scaled(520, 2000)

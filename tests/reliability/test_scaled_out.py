@@ -23,9 +23,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from examples.scaling.clients import session_from
-from examples.scaling.nginx import read_access_log, run_gunicorn_instances, run_nginx
-from examples.scaling.tls import make_certificates
+from examples.production.scaling.clients import session_from
+from examples.production.scaling.nginx import read_access_log, run_gunicorn_instances, run_nginx
+from examples.production.scaling.tls import make_certificates
 from examples.toolbox import POSTGRES_BIN, REDIS_SERVER, run_postgres, run_redis
 from tests.reliability.conftest import KEY, background, drive, service_env
 

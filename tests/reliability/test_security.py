@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from examples.serving import Settings, auth, create_app
+from examples.serving import Settings, create_app
+from examples.serving.production import auth
 from examples.toolbox import REPO_ROOT
 from tests.reliability.conftest import (
     KEY,

@@ -167,7 +167,7 @@ def test_the_docs_page_follows_a_prefix(client):
 
 def full_app(tmp_path, model_dir, burst=1000):
     """Core and production features: credentials, and a rate limit of `burst` rows at once."""
-    from examples.serving.auth import sha256_hex
+    from examples.serving.production.auth import sha256_hex
 
     settings = Settings.isolated(
         tmp_path, model_dir, auth_enabled=True, api_key_hashes=f"t:{sha256_hex('k' * 40)}",

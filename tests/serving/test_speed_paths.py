@@ -16,8 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from examples.serving import json_provider, storage
+from examples.serving import json_provider
+from examples.serving.errors import ApiError
 from examples.serving.json_provider import OrjsonProvider
+from examples.serving.production import storage
 from examples.serving.schemas import build_schemas
 
 
@@ -214,9 +216,9 @@ def test_after_a_failed_write_the_next_one_uses_a_fresh_connection(tmp_path):
     storage.metadata.create_all(engine)
     good = storage.StoredPrediction("r1", "1.0.0", "class_1", {"class_1": 1.0}, {"x": 1.0})
     storage.store_predictions(engine, [good])
-    writer = storage._writers[engine]
+    writer = storage.writer._writers[engine]
     first = writer._connection()
-    with pytest.raises(storage.ApiError):  # NOT NULL broken by the second row: all or nothing
+    with pytest.raises(ApiError):  # NOT NULL broken by the second row: all or nothing
         storage.store_predictions(engine, [good, storage.StoredPrediction("r2", "1", None, {}, {})])
     assert storage.count_rows(engine) == 1
     assert writer._connection() is not first

@@ -8,12 +8,12 @@ import pytest
 
 from examples.model import CLASS_NAMES, FEATURE_NAMES, split_data
 
-STEPS = ["step01_hello", "step02_predict", "step03_validate"]
-PREDICTING_STEPS = ["step02_predict", "step03_validate"]
+STEPS = ["ch09_hello", "ch10_predict", "ch11_validate"]
+PREDICTING_STEPS = ["ch10_predict", "ch11_validate"]
 
 
 def client_for(step: str):
-    return importlib.import_module(f"examples.{step}.app").app.test_client()
+    return importlib.import_module(f"examples.steps.{step}.app").app.test_client()
 
 
 def training_rows(n: int = 10) -> list[dict]:
@@ -31,8 +31,8 @@ def test_every_step_answers_its_hello_route_with_json(step):
     assert response.json["message"].startswith("Hello")
 
 
-def test_step01_echoes_query_parameters_and_headers():
-    response = client_for("step01_hello").get(
+def test_chapter_9_echoes_query_parameters_and_headers():
+    response = client_for("ch09_hello").get(
         "/echo?colour=red&tag=a&tag=b", headers={"User-Agent": "test-agent", "Accept": "text/plain"}
     )
     assert response.status_code == 200
@@ -58,7 +58,7 @@ def test_prediction_has_the_reference_shape(step):
 
 
 def test_steps_2_and_3_predict_the_same_for_the_same_rows():
-    step02, step03 = client_for("step02_predict"), client_for("step03_validate")
+    step02, step03 = client_for("ch10_predict"), client_for("ch11_validate")
     for row in training_rows(10):
         answers = [
             client.post("/predict", json={"features": row}).json for client in (step02, step03)
@@ -68,7 +68,7 @@ def test_steps_2_and_3_predict_the_same_for_the_same_rows():
 
 @pytest.mark.parametrize("step", PREDICTING_STEPS)
 def test_served_probabilities_equal_the_pipeline_exactly(step):
-    module = importlib.import_module(f"examples.{step}.app")
+    module = importlib.import_module(f"examples.steps.{step}.app")
     client = module.app.test_client()
     for row in training_rows(10):
         served = client.post("/predict", json={"features": row}).json["probabilities"]
@@ -89,7 +89,7 @@ def test_feature_order_in_the_body_does_not_matter(step):
 def test_step02_fails_with_500_on_a_missing_feature():
     row = training_rows(1)[0]
     del row["alcohol"]
-    app = importlib.import_module("examples.step02_predict.app").app
+    app = importlib.import_module("examples.steps.ch10_predict.app").app
     app.logger.disabled = True  # the traceback it would log is expected here
     try:
         response = app.test_client().post("/predict", json={"features": row})

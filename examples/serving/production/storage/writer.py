@@ -1,0 +1,199 @@
+"""Writing predictions: the INSERT compiled once per engine, one open connection per worker
+thread, all rows of a request in one transaction."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from examples.serving.errors import ApiError
+from examples.serving.production import sqlite_checkpoints
+from examples.serving.production.storage.schema import (
+    STORED_COLUMNS,
+    IdempotencyKey,
+    StoredAnswer,
+    StoredPrediction,
+    idempotency_keys,
+    predictions,
+)
+
+
+class PredictionWriter:
+    """Writes rows to `predictions` for one engine: the INSERT compiled once for the engine's
+    database, and one open connection per worker thread, kept from one request to the next."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        compiled = predictions.insert().compile(
+            dialect=dialect, column_keys=STORED_COLUMNS, for_executemany=True
+        )
+        self.sql = str(compiled)
+        # SQLite's driver takes each row as a tuple (`?` placeholders), psycopg as a dict.
+        self.positional = compiled.positional
+        # SQLAlchemy's own converter for the time column: on SQLite a datetime is stored as text
+        # in SQLAlchemy's format, which its queries compare and read back.
+        created_at = predictions.c.created_at.type.dialect_impl(dialect)
+        self.stamp = created_at.bind_processor(dialect) or (lambda moment: moment)
+        self._local = threading.local()
+        keys = idempotency_keys.c
+        self.insert_key = _compiled(dialect, idempotency_keys.insert(), [c.name for c in keys])
+        self.delete_expired = _compiled(
+            dialect, idempotency_keys.delete().where(keys.expires_at < sa.bindparam("now"))
+        )
+        self.select_key = _compiled(
+            dialect,
+            sa.select(keys.request_hash, keys.response).where(
+                keys.client == sa.bindparam("client"), keys.key == sa.bindparam("key")
+            ),
+        )
+
+    def parameters(self, rows: Sequence[StoredPrediction], now: datetime) -> list:
+        """The driver's parameters for `rows`, all stamped with the time `now`. The JSON columns
+        are written as JSON text (by orjson, about ten times faster than the json module here: a
+        1,000-row batch writes 2,000 of them), which every database takes for a JSON column."""
+        stamp, dumps = self.stamp(now), orjson.dumps
+        values = [
+            (stamp, request_id, version, predicted, dumps(probabilities).decode(),
+             dumps(features).decode(), client, prediction_id or str(uuid.uuid4()))
+            for request_id, version, predicted, probabilities, features, client, prediction_id
+            in rows
+        ]  # fmt: skip
+        if self.positional:
+            return values
+        return [dict(zip(STORED_COLUMNS, row, strict=True)) for row in values]
+
+    def _connection(self):
+        """This thread's connection, taken from the engine's pool once (and again after a fork:
+        a connection must not cross one). Handing it back to the pool after every request and
+        taking it again cost about 25 µs per request here, a third of the whole write."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid() or local.connection is None:
+            local.connection, local.pid = self.engine.raw_connection(), os.getpid()
+        return local.connection
+
+    def write(
+        self, rows: Sequence[StoredPrediction], key: IdempotencyKey | None = None
+    ) -> StoredAnswer | None:
+        """Store the rows, and the key with its answer, in one transaction. When the key is
+        already stored, store nothing and return what was stored with it."""
+        sqlite_checkpoints.ensure_running()
+        now = datetime.now(UTC)
+        parameters = self.parameters(rows, now)
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            if key is not None:
+                stored = self._claim(connection, cursor, key, now)
+                if stored is not None:
+                    return stored
+            cursor.executemany(self.sql, parameters)
+            connection.commit()
+            return None
+        except BaseException:
+            # Not trusted again after a failure: closed (which rolls back what it had begun), and
+            # the next write takes a fresh connection from the pool.
+            self._local.connection = None
+            connection.invalidate()
+            raise
+
+    def _claim(self, connection, cursor, key: IdempotencyKey, now: datetime) -> StoredAnswer | None:
+        """Insert the key (inside the caller's transaction); if another request holds it, roll
+        back and return its answer. The primary key decides, so this holds across processes: a
+        second INSERT of the same (client, key) waits for the first transaction and then fails."""
+        stamp = self.stamp
+        # Expired keys are deleted first (the index on expires_at finds them), so an expired key
+        # can be used again and the table holds only the keys still in force.
+        sql, bind = self.delete_expired
+        cursor.execute(sql, bind({"now": stamp(now)}))
+        sql, bind = self.insert_key
+        values = {
+            "client": key.client,
+            "key": key.key,
+            "request_hash": key.request_hash,
+            "response": key.response,
+            "created_at": stamp(now),
+            "expires_at": stamp(now + timedelta(seconds=key.lifetime_seconds)),
+        }
+        try:
+            cursor.execute(sql, bind(values))
+            return None
+        except self.engine.dialect.loaded_dbapi.IntegrityError:
+            connection.rollback()
+        sql, bind = self.select_key
+        cursor.execute(sql, bind({"client": key.client, "key": key.key}))
+        found = cursor.fetchone()
+        connection.rollback()  # end the read (PostgreSQL's driver opened a transaction for it)
+        if found is None:  # expired and deleted in the instant between: a rare, retryable case
+            raise self.engine.dialect.loaded_dbapi.OperationalError("idempotency key vanished")
+        return StoredAnswer(*found)
+
+
+def _compiled(dialect, statement, column_keys=None):
+    """A statement's SQL for this database and a function turning named values into the driver's
+    parameters: a tuple in placeholder order for SQLite's `?`, the dict itself for psycopg."""
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+    if compiled.positional:
+        order = compiled.positiontup
+        return str(compiled), lambda values: tuple(values[name] for name in order)
+    return str(compiled), lambda values: values
+
+
+# One writer per engine, forgotten with the engine.
+_writers: weakref.WeakKeyDictionary[sa.Engine, PredictionWriter] = weakref.WeakKeyDictionary()
+
+
+def store_predictions(
+    engine: sa.Engine, rows: Sequence[StoredPrediction], key: IdempotencyKey | None = None
+) -> StoredAnswer | None:
+    """Insert the rows in one transaction (all or none), committed when this returns. With a key
+    that an earlier request already stored, nothing is inserted and its answer is returned."""
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = PredictionWriter(engine)
+    try:
+        return writer.write(rows, key)
+    except (DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
+        # Locked, read-only, full or unreachable: the caller gets a 503 and may retry.
+        raise ApiError(
+            503,
+            "The prediction could not be stored, so it was not returned; retry in a moment.",
+        ) from error
+
+
+def summarize_recent(engine: sa.Engine, minutes: float = 60) -> dict:
+    """Counts of the predictions made in the last `minutes`: in total, by class, by model version."""
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    recent = predictions.c.created_at >= since
+    count = sa.func.count()
+    with engine.connect() as connection:
+        by_class = connection.execute(
+            sa.select(predictions.c.predicted_class, count)
+            .where(recent)
+            .group_by(predictions.c.predicted_class)
+        ).all()
+        by_version = connection.execute(
+            sa.select(predictions.c.model_version, count)
+            .where(recent)
+            .group_by(predictions.c.model_version)
+        ).all()
+    return {
+        "minutes": minutes,
+        "total": sum(n for _, n in by_class),
+        "by_class": dict(sorted(by_class)),
+        "by_model_version": dict(sorted(by_version)),
+    }
+
+
+def count_rows(engine: sa.Engine) -> int:
+    """How many predictions the table holds."""
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one()
