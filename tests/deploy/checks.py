@@ -350,8 +350,9 @@ def deployment_problems(deployment: dict, hpa: dict | None = None) -> list[str]:
             for variable in container.get("env") or []
             if "secretKeyRef" in (variable.get("valueFrom") or {})
         }
-        if "SERVING_DATABASE_URL" not in from_secret:
-            problems.append(f"{name}: SERVING_DATABASE_URL (it holds a password) not from a Secret")
+        for url in ("SERVING_DATABASE_URL", "SERVING_RATE_LIMIT_URL"):
+            if url not in from_secret:
+                problems.append(f"{name}: {url} (it holds a password) not from a Secret")
         if (container.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False:
             problems.append(f"{name}: allowPrivilegeEscalation is not false")
         for mount in container.get("volumeMounts") or []:

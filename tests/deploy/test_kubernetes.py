@@ -211,18 +211,19 @@ def test_probes_ask_their_own_port_where_gunicorn_listens(plant):
     ]
 
 
-def test_the_database_url_comes_from_the_secret(plant):
+@pytest.mark.parametrize("url", ["SERVING_DATABASE_URL", "SERVING_RATE_LIMIT_URL"])
+def test_the_database_and_redis_urls_come_from_the_secret(plant, url):
     secret = _one(REPO_ROOT / "deploy/kubernetes/secret.template.yaml", "Secret")
-    assert "SERVING_DATABASE_URL" in secret["stringData"]
+    assert url in secret["stringData"]
     configmap = _one(REPO_ROOT / "deploy/kubernetes/configmap.yaml", "ConfigMap")
-    assert "SERVING_DATABASE_URL" not in configmap["data"]
+    assert url not in configmap["data"]
     broken = plant(
         "deploy/kubernetes/deployment.yaml",
-        "            - name: SERVING_DATABASE_URL\n",
-        "            - name: SERVING_DATABASE_ADDRESS\n",
+        f"            - name: {url}\n",
+        f"            - name: {url}_ELSEWHERE\n",
     )
     assert deployment_problems(_one(broken, "Deployment"), _hpa()) == [
-        "api: SERVING_DATABASE_URL (it holds a password) not from a Secret"
+        f"api: {url} (it holds a password) not from a Secret"
     ]
 
 
