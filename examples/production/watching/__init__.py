@@ -41,7 +41,9 @@ from examples.production.watching.drift import (
     quantile_edges,
 )
 from examples.production.watching.refusals import (
+    PairedRefusals,
     class_share_test,
+    mcnemar_exact,
     refusal_rate_alarm,
     refusal_table,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "CanarySize",
     "Comparison",
     "ConfidenceCheck",
+    "PairedRefusals",
     "benjamini_hochberg",
     "bootstrap_difference",
     "class_share_test",
@@ -74,6 +77,7 @@ __all__ = [
     "hourly_z",
     "ks_permutation_test",
     "look_correlation",
+    "mcnemar_exact",
     "newcombe_lower_bound",
     "noninferiority_decision",
     "noninferiority_size",

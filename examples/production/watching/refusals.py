@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,33 @@ def refusal_rate_alarm(
     this window higher than the `baseline_rate` measured on normal traffic?"""
     test = stats.binomtest(refused, total, baseline_rate, alternative="greater")
     return float(test.pvalue), bool(test.pvalue < alpha)
+
+
+@dataclass(frozen=True)
+class PairedRefusals:
+    """The same items checked twice (before and after a change): how many were refused only the
+    first time, only the second, both times and neither, with McNemar's exact two-sided p-value."""
+
+    only_first: int
+    only_second: int
+    both: int
+    neither: int
+    p_value: float
+
+
+def mcnemar_exact(first: Sequence[bool], second: Sequence[bool]) -> PairedRefusals:
+    """McNemar's exact test for paired yes/no outcomes on the same items. Items refused both times
+    or neither time say nothing about a change; under "no change" each discordant item is equally
+    likely to fall either way, so `only_second` is Binomial(discordant, 1/2)."""
+    first, second = np.asarray(first, bool), np.asarray(second, bool)
+    if first.shape != second.shape:
+        raise ValueError("the two checks must cover the same items")
+    only_first, only_second = int((first & ~second).sum()), int((~first & second).sum())
+    discordant = only_first + only_second
+    p_value = 1.0 if discordant == 0 else float(stats.binomtest(only_second, discordant).pvalue)
+    return PairedRefusals(
+        only_first, only_second, int((first & second).sum()), int((~first & ~second).sum()), p_value
+    )
 
 
 def class_share_test(

@@ -18,6 +18,7 @@ from examples.production.watching import (
     expected_calibration_error,
     hourly_z,
     ks_permutation_test,
+    mcnemar_exact,
     newcombe_lower_bound,
     noninferiority_decision,
     noninferiority_size,
@@ -246,3 +247,16 @@ def test_the_fast_null_ece_equals_the_reliability_table_ece():
     labels = (draws > probabilities.cumsum(axis=1)).sum(axis=2).clip(max=2)
     slow = [expected_calibration_error(row, probabilities) for row in labels]
     assert fast == pytest.approx(slow)
+
+
+def test_mcnemar_exact_uses_only_the_discordant_pairs():
+    # 1 item refused only the first time, 6 only the second: two-sided exact p = 2 * (1 + 7) / 2**7.
+    first = [True] + [False] * 6 + [True] * 3 + [False] * 10
+    second = [False] + [True] * 6 + [True] * 3 + [False] * 10
+    paired = mcnemar_exact(first, second)
+    assert (paired.only_first, paired.only_second, paired.both, paired.neither) == (1, 6, 3, 10)
+    assert paired.p_value == pytest.approx(0.125)
+    assert paired.p_value == pytest.approx(stats.binomtest(1, 7, 0.5).pvalue)
+    # Concordant items do not move the p-value; no discordant item at all gives p = 1.
+    assert mcnemar_exact(first + [True] * 50, second + [True] * 50).p_value == paired.p_value
+    assert mcnemar_exact([True, False], [True, False]).p_value == 1.0
