@@ -65,3 +65,23 @@ def test_replayed_scrapes_fire_exactly_the_expected_alerts():
     wrong = check_alerts(series, {39: set()})
     assert wrong.returncode != 0 and "PredictionInputsRefused" in wrong.stdout + wrong.stderr
     assert "PredictionErrorBudgetFastBurn" in alert_rules()
+
+
+def test_the_model_share_counts_the_predictor_inside_the_app(tmp_path):
+    from examples.model import ensure_model
+    from examples.production.capstone import TimedApp, TimedPredictor, model_share_rounds
+    from examples.serving import Settings, create_app
+    from examples.serving.predictor import load_predictor
+    from examples.toolbox import serve_app
+
+    ensure_model(tmp_path / "model")
+    settings = Settings.isolated(tmp_path, tmp_path / "model")
+    predictor = TimedPredictor(load_predictor(settings))
+    app = TimedApp(create_app(settings, predictor=predictor))
+    X_train, *_ = split_data()
+    body = {"features": X_train.mean().to_dict()}
+    with serve_app(app, ready_path="/readyz", threaded=False) as server:
+        rounds = model_share_rounds(server.url + "/v1/predict", body, {}, app, predictor, 3, 5)
+    assert list(rounds.columns) == ["model_cpu", "app_cpu", "round_trip"] and len(rounds) == 3
+    assert (rounds["model_cpu"] > 0).all() and (rounds["model_cpu"] < rounds["app_cpu"]).all()
+    assert predictor.metadata is predictor.inner.metadata  # everything else is handed on
