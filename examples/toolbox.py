@@ -310,11 +310,12 @@ def _wait_for_port(port: int, timeout: float, alive: Callable[[], bool] = lambda
 
 
 @contextlib.contextmanager
-def run_postgres(timeout: float = 60.0) -> Iterator[RunningServer]:
+def run_postgres(timeout: float = 60.0, also_listen: Sequence[str] = ()) -> Iterator[RunningServer]:
     """A fresh PostgreSQL cluster in a temporary folder, on a free 127.0.0.1 port, stopped (and the
     folder removed) when the block ends. `server.extra["url"]` is the SQLAlchemy URL (user `app`,
     no password: only local connections, trusted); `server.extra["stop"]()` and `["start"]()`
-    stop and start the same cluster again, as a database restart does."""
+    stop and start the same cluster again, as a database restart does. `also_listen`: more
+    addresses to listen on besides 127.0.0.1 (another host's, in chapter 23's namespaces)."""
     initdb, pg_ctl = POSTGRES_BIN / "initdb", POSTGRES_BIN / "pg_ctl"
     if not initdb.exists():
         raise ServerError(f"{initdb} is missing: install Debian's postgresql package")
@@ -335,7 +336,8 @@ def run_postgres(timeout: float = 60.0) -> Iterator[RunningServer]:
         if result.returncode != 0:
             raise ServerError(f"{args[0]} failed:\n{result.stdout}{result.stderr}")
 
-    options = f"-c listen_addresses={LOOPBACK} -p {port} -k {folder} -c fsync=off"
+    addresses = ",".join([LOOPBACK, *also_listen])
+    options = f"-c listen_addresses={addresses} -p {port} -k {folder} -c fsync=off"
 
     def start() -> None:
         run([pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "-t", int(timeout), "start"],
@@ -347,6 +349,9 @@ def run_postgres(timeout: float = 60.0) -> Iterator[RunningServer]:
     running = RunningServer(host=LOOPBACK, port=port, log_path=log)
     try:
         run([initdb, "-D", data, "-A", "trust", "-U", "app", "--no-sync"], 120)
+        if also_listen:  # clients on those addresses' own networks may connect too, trusted
+            with open(data / "pg_hba.conf", "a") as rules:
+                rules.write("host all all samenet trust\n")
         start()
         running.extra.update(
             url=f"postgresql+psycopg://app@{LOOPBACK}:{port}/postgres",
@@ -363,17 +368,19 @@ def run_postgres(timeout: float = 60.0) -> Iterator[RunningServer]:
 
 
 @contextlib.contextmanager
-def run_redis(timeout: float = 30.0) -> Iterator[RunningServer]:
+def run_redis(timeout: float = 30.0, also_listen: Sequence[str] = ()) -> Iterator[RunningServer]:
     """A Redis server on a free 127.0.0.1 port, keeping nothing on disk, stopped when the block
-    ends. `server.extra["url"]` is its redis:// URL."""
+    ends. `server.extra["url"]` is its redis:// URL; `also_listen` as for run_postgres."""
     if not REDIS_SERVER.exists():
         raise ServerError(f"{REDIS_SERVER} is missing: install Debian's redis-server package")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="redis-") as name:
         folder = Path(name)
         log_path = folder / "server.log"
-        args = [str(REDIS_SERVER), "--bind", LOOPBACK, "--port", str(port), "--dir", name,
+        args = [str(REDIS_SERVER), "--bind", LOOPBACK, *also_listen, "--port", str(port), "--dir", name,
                 "--save", "", "--appendonly", "no", "--protected-mode", "yes"]  # fmt: skip
+        if also_listen:  # without a password Redis 7 serves only loopback unless told otherwise
+            args[-1] = "no"
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
                 args, stdout=log_file, stderr=subprocess.STDOUT, cwd=name

@@ -43,7 +43,8 @@ LOG_LINE = re.compile(r'(\w+)=(?:"([^"]*)"|(\S+))')
 class NginxSettings:
     """Everything the generated nginx.conf depends on."""
 
-    upstream_ports: Sequence[int]
+    # Ports on 127.0.0.1, or "address:port" strings for instances on other hosts.
+    upstream_ports: Sequence[int | str]
     listen_port: int
     directory: Path
     # "least_conn": the next request goes to the upstream with the fewest requests in progress;
@@ -99,11 +100,16 @@ def _worker_user_line() -> str:
     return f"user nobody {group};  # the master runs as root; its workers must not"
 
 
+def _address(upstream: int | str) -> str:
+    """A port alone means 127.0.0.1; "host:port" names an instance on another host."""
+    return upstream if isinstance(upstream, str) else f"{LOOPBACK}:{upstream}"
+
+
 def render_nginx_config(settings: NginxSettings) -> str:
     """The text of nginx.conf for these settings."""
     folder = settings.directory
     servers = "\n".join(
-        f"        server {LOOPBACK}:{port} max_fails={settings.max_fails} "
+        f"        server {_address(port)} max_fails={settings.max_fails} "
         f"fail_timeout={settings.fail_timeout_s}s;"
         for port in settings.upstream_ports
     )
@@ -231,7 +237,7 @@ def check_nginx_config(directory: Path) -> str:
 
 
 @contextlib.contextmanager
-def run_nginx(upstream_ports: Sequence[int], **options) -> Iterator[RunningServer]:
+def run_nginx(upstream_ports: Sequence[int | str], **options) -> Iterator[RunningServer]:
     """Run nginx on a free 127.0.0.1 port in front of `upstream_ports`; stop it when the block ends.
 
     `options` are NginxSettings fields (balance, max_fails, reveal_upstream, ...). The server's
