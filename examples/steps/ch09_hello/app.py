@@ -1,6 +1,7 @@
 """Step 1 (chapter 9): a Flask app with two routes, and nothing else.
 
-Start it with `flask --app examples.steps.ch09_hello.app run` and open http://127.0.0.1:5000/.
+Start it with `flask --app examples.steps.ch09_hello.app run --port 8000` and open
+http://127.0.0.1:8000/ (without --port it takes 5000, which macOS keeps for its AirPlay receiver).
 """
 
 from flask import Flask, request
