@@ -185,6 +185,9 @@ SERVER_VARIABLES = frozenset(
         "SERVING_KEEPALIVE",
         "SERVING_ACCESS_LOG",
         "SERVING_METRICS_BIND",
+        "SERVING_PRELOAD",
+        "SERVING_GC_FREEZE",
+        "SERVING_MAX_REQUESTS",
     }
 )
 CLIENT_VARIABLES = frozenset({"SERVING_API_KEY"})
