@@ -20,12 +20,13 @@ class Instruction:
     arguments: str
 
 
-def read_instructions(path: str | Path) -> list[Instruction]:
-    """The instructions of a Dockerfile in order, each continuation (`\\` at a line's end) joined."""
+def parse_instructions(text: str) -> list[Instruction]:
+    """The instructions of a Dockerfile's text in order, each continuation (`\\` at a line's end)
+    joined; comment lines, even inside a continuation, are dropped, as Docker does."""
     instructions, pending = [], ""
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         stripped = line.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
+        if not stripped or stripped.startswith("#"):
             continue
         if stripped.endswith("\\"):
             pending += stripped[:-1] + " "
@@ -34,6 +35,11 @@ def read_instructions(path: str | Path) -> list[Instruction]:
         instructions.append(Instruction(keyword.upper(), arguments.strip()))
         pending = ""
     return instructions
+
+
+def read_instructions(path: str | Path) -> list[Instruction]:
+    """The instructions of the Dockerfile at `path` (see parse_instructions)."""
+    return parse_instructions(Path(path).read_text())
 
 
 def image_environment(instructions: list[Instruction]) -> dict[str, str]:

@@ -18,6 +18,13 @@ from pathlib import Path
 
 import yaml
 
+from examples.production.containers import (
+    health_check_command,
+    image_command,
+    image_environment,
+    parse_instructions,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSION = "1.33.0"
 # Names of settings whose values are secrets: they may be referenced, never written out.
@@ -92,13 +99,9 @@ def hadolint(dockerfile: Path) -> subprocess.CompletedProcess:
 
 
 def _instructions(text: str) -> Iterator[tuple[str, str]]:
-    """(INSTRUCTION, arguments) for each instruction, with continuation lines joined."""
-    logical = re.sub(r"\\\n", " ", text)
-    for line in logical.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, rest = stripped.partition(" ")
-            yield keyword.upper(), rest.strip()
+    """(INSTRUCTION, arguments) for each instruction: the book's own parser (chapter 22's)."""
+    for instruction in parse_instructions(text):
+        yield instruction.keyword, instruction.arguments
 
 
 def dockerfile_problems(text: str) -> list[str]:
@@ -125,24 +128,18 @@ def dockerfile_problems(text: str) -> list[str]:
 
 
 def dockerfile_env(text: str) -> dict[str, str]:
-    """The variables every ENV instruction sets (the KEY=value form), in order."""
-    env = {}
-    for keyword, rest in _instructions(text):
-        if keyword == "ENV":
-            env.update(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)", rest))
-    return env
+    """The variables the ENV instructions set, later ones winning."""
+    return image_environment(parse_instructions(text))
 
 
 def dockerfile_command(text: str) -> list[str]:
     """The last CMD, which must be in exec form (a JSON list)."""
-    commands = [rest for keyword, rest in _instructions(text) if keyword == "CMD"]
-    return json.loads(commands[-1])
+    return image_command(parse_instructions(text))
 
 
 def dockerfile_healthcheck(text: str) -> list[str]:
-    """The HEALTHCHECK's command, which must be in exec form: the JSON list after its CMD."""
-    rest = next(rest for keyword, rest in _instructions(text) if keyword == "HEALTHCHECK")
-    return json.loads(rest[rest.index("CMD") + len("CMD") :])
+    """The HEALTHCHECK's command, which must be in exec form."""
+    return health_check_command(parse_instructions(text))
 
 
 def run_healthcheck(command: list[str], port: int) -> int:
