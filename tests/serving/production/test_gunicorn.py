@@ -113,8 +113,8 @@ def test_metrics_are_on_the_operator_port_only(server):
 
 
 def test_one_idempotency_key_sent_to_both_workers_at_once_stores_one_row(server, wine):
-    """Pairs of requests with the same key, released together so that the two workers (separate
-    processes, no shared lock) race: each key ends with one row and both get one answer."""
+    """Pairs of requests with the same key, sent together so that the two workers (separate
+    processes, no shared lock) race: each key ends with one row and one answer."""
     before = stored_rows(server)
     keys = [f"twin-{i}" for i in range(20)]
 
@@ -127,8 +127,11 @@ def test_one_idempotency_key_sent_to_both_workers_at_once_stores_one_row(server,
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(predict, [key for key in keys for _ in range(2)]))
-    assert {status for status, _ in answers} == {200}
-    assert all(answers[2 * i] == answers[2 * i + 1] for i in range(len(keys)))
+    # A twin that arrives while the first is in flight gets 409 (test_idempotency_gunicorn.py
+    # holds one in flight on purpose); one that arrives after it gets the same answer.
+    assert {status for status, _ in answers} <= {200, 409}
+    for i in range(len(keys)):
+        assert len({text for status, text in answers[2 * i : 2 * i + 2] if status == 200}) == 1
     assert stored_rows(server) - before == len(keys)
 
 

@@ -1,6 +1,7 @@
 """Idempotency-Key: a retried prediction gets the stored answer and stores no second row; the same
-key with another body is refused (422); two requests with one key in flight at once store one row
-and get one answer, decided by the database's primary key, not by a lock in the process."""
+key with another body is refused (422); a request whose twin is still in flight is refused (409,
+with Retry-After); requests with one key sent at once store one row, decided by the database's
+primary key, not by a lock in the process. On SQLite, and on PostgreSQL when it is installed."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import threading
 import time
 
 import pytest
+from flask import request
 
 from examples.serving import Settings, create_app
 from examples.serving.production import storage
+from examples.toolbox import POSTGRES_BIN, run_postgres
 
 
 @pytest.fixture
@@ -112,26 +115,177 @@ def test_an_expired_key_can_be_used_again(tmp_path, model_dir, wine):
     engine.dispose()
 
 
-def test_identical_keys_in_flight_at_once_store_one_row_and_get_one_answer(service, wine):
-    """Eight threads, each with its own database connection, send the same key at the same moment
-    (a barrier releases them together); five keys in turn."""
-    n_threads, keys = 8, [f"concurrent-{i}" for i in range(5)]
+def send_together(app, key: str, n: int = 8) -> list[tuple[int, bytes, dict]]:
+    """n requests with one key, each thread with its own client (and database connection),
+    released together by a barrier."""
+    barrier, answers = threading.Barrier(n), [None] * n
+    wine = middle_of_domain(app)
+
+    def send(i: int) -> None:
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        response = client.post(
+            "/v1/predict", json={"features": wine}, headers={"Idempotency-Key": key}
+        )
+        answers[i] = (response.status_code, response.data, dict(response.headers))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return answers
+
+
+def middle_of_domain(app) -> dict[str, float]:
+    domain = app.extensions["serving"].predictor.metadata.domain
+    return {name: (d["allowed_min"] + d["allowed_max"]) / 2 for name, d in domain.items()}
+
+
+def check_one_answer_per_key(answers) -> None:
+    """Each request got the one stored answer (200, the first one's or a replay) or 409 because
+    the first was still in flight; exactly one 200 is not a replay."""
+    assert {status for status, _, _ in answers} <= {200, 409}
+    answered = [(body, headers) for status, body, headers in answers if status == 200]
+    assert len({body for body, _ in answered}) == 1
+    assert sum("Idempotent-Replayed" not in headers for _, headers in answered) == 1
+    for status, body, headers in answers:
+        if status == 409:
+            assert int(headers["Retry-After"]) >= 1
+            assert b"idempotency_key_in_flight" in body
+
+
+def test_identical_keys_sent_at_once_store_one_row(service):
+    """Eight threads send the same key at the same moment; five keys in turn."""
+    keys = [f"concurrent-{i}" for i in range(5)]
     for key in keys:
-        barrier, answers = threading.Barrier(n_threads), [None] * n_threads
-
-        def send(i: int, key=key, barrier=barrier, answers=answers) -> None:
-            client = service.test_client()
-            barrier.wait(timeout=10)
-            response = client.post(
-                "/v1/predict", json={"features": wine}, headers={"Idempotency-Key": key}
-            )
-            answers[i] = (response.status_code, response.data)
-
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(n_threads)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert {status for status, _ in answers} == {200}
-        assert len({body for _, body in answers}) == 1
+        check_one_answer_per_key(send_together(service, key))
     assert rows(service) == len(keys)
+
+
+@pytest.fixture
+def held(service):
+    """The service with a hook after the key's claim: a request carrying X-Test-Hold waits until
+    the test sets the event, so the test can keep it in flight."""
+    release = threading.Event()
+
+    @service.before_request
+    def hold() -> None:
+        if request.headers.get("X-Test-Hold"):
+            release.wait(timeout=30)
+
+    yield service, release
+    release.set()
+
+
+def test_a_twin_of_a_request_in_flight_gets_409_then_the_answer(held, wine):
+    service, release = held
+    headers = {"Idempotency-Key": "slow-order"}
+    first: list = []
+    thread = threading.Thread(
+        target=lambda: first.append(
+            service.test_client().post(
+                "/v1/predict", json={"features": wine}, headers={**headers, "X-Test-Hold": "1"}
+            )
+        )
+    )
+    thread.start()
+    try:
+        wait_for_claim(service, "slow-order")
+        twin = service.test_client().post("/v1/predict", json={"features": wine}, headers=headers)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert twin.status_code == 409
+    assert twin.headers["Retry-After"] == "1"
+    error = twin.get_json()["error"]
+    assert error["code"] == "idempotency_key_in_flight" and "Retry-After" in error["message"]
+    assert first[0].status_code == 200
+    retry = service.test_client().post("/v1/predict", json={"features": wine}, headers=headers)
+    assert retry.status_code == 200 and retry.data == first[0].data
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert rows(service) == 1
+
+
+def wait_for_claim(app, key: str, seconds: float = 20) -> None:
+    """Until the key's claim (a row with no response yet) is committed, bounded in time."""
+    engine, keys = app.extensions["prediction_store"], storage.idempotency_keys
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            found = connection.execute(
+                keys.select().where(keys.c.key == key, keys.c.response == storage.IN_FLIGHT)
+            ).first()
+        if found is not None:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no claim on {key!r} within {seconds} s")
+
+
+def test_a_failed_request_gives_its_key_back(service, wine):
+    client = service.test_client()
+    headers = {"Idempotency-Key": "fixed-after-422"}
+    broken = client.post("/v1/predict", json={"features": {}}, headers=headers)
+    assert broken.status_code == 422
+    fixed = client.post("/v1/predict", json={"features": wine}, headers=headers)
+    assert fixed.status_code == 200 and "Idempotent-Replayed" not in fixed.headers
+    engine = service.extensions["prediction_store"]
+    with engine.connect() as connection:
+        kept = connection.execute(storage.idempotency_keys.select()).all()
+    assert [row.response != storage.IN_FLIGHT for row in kept] == [True]
+
+
+def test_an_abandoned_claim_lapses(service, wine):
+    """A worker killed mid-request leaves its claim behind; it holds the key only for its own
+    short lifetime, then a retry goes ahead."""
+    engine = service.extensions["prediction_store"]
+    lapsed = storage.IdempotencyKey("", "orphan", "claim:x", storage.IN_FLIGHT, 0, "claim:x")
+    assert storage.claim_key(engine, lapsed) is None
+    time.sleep(0.01)
+    response = service.test_client().post(
+        "/v1/predict", json={"features": wine}, headers={"Idempotency-Key": "orphan"}
+    )
+    assert response.status_code == 200 and "Idempotent-Replayed" not in response.headers
+
+
+def test_the_409_is_documented(service):
+    operation = service.test_client().get("/openapi.json").get_json()["paths"]["/v1/predict"]
+    assert "Retry-After" in operation["post"]["responses"]["409"]["headers"]
+
+
+needs_postgres = pytest.mark.skipif(
+    not (POSTGRES_BIN / "initdb").exists(), reason="Debian's postgresql package is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with run_postgres() as server:
+        yield server
+
+
+@needs_postgres
+def test_on_postgres_twins_get_409_and_one_row_is_stored(postgres, model_dir, tmp_path):
+    """The same checks with PostgreSQL deciding: its unique index makes a second INSERT of a key
+    wait for the first transaction, which commits the claim at once."""
+    app = create_app(
+        Settings.isolated(tmp_path, model_dir=model_dir, database_url=postgres.extra["url"])
+    )
+    try:
+        keys = [f"pg-{i}" for i in range(3)]
+        for key in keys:
+            check_one_answer_per_key(send_together(app, key))
+        engine = app.extensions["prediction_store"]
+        held = storage.IdempotencyKey("", "pg-held", "claim:y", storage.IN_FLIGHT, 60, "claim:y")
+        assert storage.claim_key(engine, held) is None
+        twin = app.test_client().post(
+            "/v1/predict",
+            json={"features": middle_of_domain(app)},
+            headers={"Idempotency-Key": "pg-held"},
+        )
+        assert twin.status_code == 409 and twin.headers["Retry-After"] == "1"
+        storage.release_key(engine, held)
+        assert storage.claim_key(engine, held) is None  # released, so free again
+        assert rows(app) == len(keys)
+    finally:
+        app.extensions["prediction_store"].dispose()

@@ -16,7 +16,8 @@ converted one at a time) cost about four times as much CPU here; chapter 19 meas
 
 Every stored prediction has its own id (`prediction_id`, returned to the client), and a request
 may carry an `Idempotency-Key` header: a retry with the same key gets the stored answer back, and
-no second row is stored (see `IdempotencyKey`).
+no second row is stored; a retry while the first request is still in flight gets 409 (see
+`IdempotencyKey` and hooks.py).
 
 The modules: schema (the tables and the engine), writer (the INSERT path), hooks (the request
 hooks and the idempotency key).
@@ -24,11 +25,13 @@ hooks and the idempotency key).
 
 from examples.serving.production.storage.hooks import (
     IDEMPOTENCY_HEADER,
+    KEY_IN_FLIGHT,
     KEY_REUSED,
     init_app,
     request_digest,
 )
 from examples.serving.production.storage.schema import (
+    IN_FLIGHT,
     STORED_COLUMNS,
     IdempotencyKey,
     StoredAnswer,
@@ -41,25 +44,31 @@ from examples.serving.production.storage.schema import (
 )
 from examples.serving.production.storage.writer import (
     PredictionWriter,
+    claim_key,
     count_rows,
+    release_key,
     store_predictions,
     summarize_recent,
 )
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "IN_FLIGHT",
+    "KEY_IN_FLIGHT",
     "KEY_REUSED",
     "STORED_COLUMNS",
     "IdempotencyKey",
     "PredictionWriter",
     "StoredAnswer",
     "StoredPrediction",
+    "claim_key",
     "count_rows",
     "create_storage_engine",
     "idempotency_keys",
     "init_app",
     "metadata",
     "predictions",
+    "release_key",
     "request_digest",
     "store_predictions",
     "summarize_recent",

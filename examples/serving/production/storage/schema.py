@@ -72,13 +72,24 @@ class IdempotencyKey(NamedTuple):
     request_hash: str
     response: str
     lifetime_seconds: int
+    # The token of this request's claim on the key (writer.claim_key), if it made one.
+    claim: str = ""
+
+
+# The response stored with a key while its first request is still in flight: a claim.
+IN_FLIGHT = ""
 
 
 class StoredAnswer(NamedTuple):
-    """What an earlier request with the same key stored: its digest and its response body."""
+    """What an earlier request with the same key stored: its digest and its response body, or
+    a claim (no response yet) while that request is still in flight."""
 
     request_hash: str
     response: str
+
+    @property
+    def in_flight(self) -> bool:
+        return self.response == IN_FLIGHT
 
 
 def _prepare_sqlite_file(url: sa.URL) -> None:

@@ -55,6 +55,24 @@ class PredictionWriter:
                 keys.client == sa.bindparam("client"), keys.key == sa.bindparam("key")
             ),
         )
+        # A claim is found by its token (kept in request_hash until the answer replaces it), so
+        # only the request that made it can complete or release it.
+        this_claim = sa.and_(
+            keys.client == sa.bindparam("claim_client"),
+            keys.key == sa.bindparam("claim_key"),
+            keys.request_hash == sa.bindparam("claim"),
+        )
+        self.complete_key = _compiled(
+            dialect,
+            idempotency_keys.update()
+            .where(this_claim)
+            .values(
+                request_hash=sa.bindparam("new_hash"),
+                response=sa.bindparam("new_response"),
+                expires_at=sa.bindparam("new_expires_at"),
+            ),
+        )
+        self.release_key = _compiled(dialect, idempotency_keys.delete().where(this_claim))
 
     def parameters(self, rows: Sequence[StoredPrediction], now: datetime) -> list:
         """The driver's parameters for `rows`, all stamped with the time `now`. The JSON columns
@@ -84,14 +102,16 @@ class PredictionWriter:
         self, rows: Sequence[StoredPrediction], key: IdempotencyKey | None = None
     ) -> StoredAnswer | None:
         """Store the rows, and the key with its answer, in one transaction. When the key is
-        already stored, store nothing and return what was stored with it."""
+        already held, store nothing and return what holds it: a stored answer, or a claim."""
         sqlite_checkpoints.ensure_running()
         now = datetime.now(UTC)
         parameters = self.parameters(rows, now)
         connection = self._connection()
         try:
             cursor = connection.cursor()
-            if key is not None:
+            # This request's own claim becomes the answer; without one (or if it expired and
+            # was taken), the key is inserted now, as a claim and its answer at once.
+            if key is not None and not self._complete(cursor, key, now):
                 stored = self._claim(connection, cursor, key, now)
                 if stored is not None:
                     return stored
@@ -99,16 +119,56 @@ class PredictionWriter:
             connection.commit()
             return None
         except BaseException:
-            # Not trusted again after a failure: closed (which rolls back what it had begun), and
-            # the next write takes a fresh connection from the pool.
-            self._local.connection = None
-            connection.invalidate()
+            self._forget(connection)
             raise
+
+    def claim(self, key: IdempotencyKey) -> StoredAnswer | None:
+        """Insert a claim on the key and commit it at once, so that every worker sees it while
+        this request is in flight. None when claimed, otherwise what holds the key."""
+        connection = self._connection()
+        try:
+            stored = self._claim(connection, connection.cursor(), key, datetime.now(UTC))
+            if stored is None:
+                connection.commit()
+            return stored
+        except BaseException:
+            self._forget(connection)
+            raise
+
+    def release(self, key: IdempotencyKey) -> None:
+        """Delete this request's claim, if it still holds one (it failed: a retry may go ahead)."""
+        connection = self._connection()
+        try:
+            sql, bind = self.release_key
+            connection.cursor().execute(sql, bind(_claim_of(key)))
+            connection.commit()
+        except BaseException:
+            self._forget(connection)
+            raise
+
+    def _forget(self, connection) -> None:
+        # Not trusted again after a failure: closed (which rolls back what it had begun), and
+        # the next write takes a fresh connection from the pool.
+        self._local.connection = None
+        connection.invalidate()
+
+    def _complete(self, cursor, key: IdempotencyKey, now: datetime) -> bool:
+        """Turn this request's claim into its answer (inside the caller's transaction)."""
+        if not key.claim:
+            return False
+        sql, bind = self.complete_key
+        values = _claim_of(key) | {
+            "new_hash": key.request_hash,
+            "new_response": key.response,
+            "new_expires_at": self.stamp(now + timedelta(seconds=key.lifetime_seconds)),
+        }
+        cursor.execute(sql, bind(values))
+        return cursor.rowcount == 1
 
     def _claim(self, connection, cursor, key: IdempotencyKey, now: datetime) -> StoredAnswer | None:
         """Insert the key (inside the caller's transaction); if another request holds it, roll
-        back and return its answer. The primary key decides, so this holds across processes: a
-        second INSERT of the same (client, key) waits for the first transaction and then fails."""
+        back and return what it holds. The primary key decides, so this holds across processes:
+        a second INSERT of the same (client, key) waits for the first transaction and then fails."""
         stamp = self.stamp
         # Expired keys are deleted first (the index on expires_at finds them), so an expired key
         # can be used again and the table holds only the keys still in force.
@@ -137,6 +197,10 @@ class PredictionWriter:
         return StoredAnswer(*found)
 
 
+def _claim_of(key: IdempotencyKey) -> dict:
+    return {"claim_client": key.client, "claim_key": key.key, "claim": key.claim}
+
+
 def _compiled(dialect, statement, column_keys=None):
     """A statement's SQL for this database and a function turning named values into the driver's
     parameters: a tuple in placeholder order for SQLite's `?`, the dict itself for psycopg."""
@@ -151,22 +215,43 @@ def _compiled(dialect, statement, column_keys=None):
 _writers: weakref.WeakKeyDictionary[sa.Engine, PredictionWriter] = weakref.WeakKeyDictionary()
 
 
+def _writer(engine: sa.Engine) -> PredictionWriter:
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = PredictionWriter(engine)
+    return writer
+
+
+def _unavailable(engine: sa.Engine):
+    """The database errors a caller turns into a 503: locked, read-only, full or unreachable."""
+    return (DBAPIError, engine.dialect.loaded_dbapi.Error)
+
+
+UNSTORED = "The prediction could not be stored, so it was not returned; retry in a moment."
+
+
 def store_predictions(
     engine: sa.Engine, rows: Sequence[StoredPrediction], key: IdempotencyKey | None = None
 ) -> StoredAnswer | None:
     """Insert the rows in one transaction (all or none), committed when this returns. With a key
-    that an earlier request already stored, nothing is inserted and its answer is returned."""
-    writer = _writers.get(engine)
-    if writer is None:
-        writer = _writers[engine] = PredictionWriter(engine)
+    that another request already holds, nothing is inserted and what it holds is returned."""
     try:
-        return writer.write(rows, key)
-    except (DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
-        # Locked, read-only, full or unreachable: the caller gets a 503 and may retry.
-        raise ApiError(
-            503,
-            "The prediction could not be stored, so it was not returned; retry in a moment.",
-        ) from error
+        return _writer(engine).write(rows, key)
+    except _unavailable(engine) as error:
+        raise ApiError(503, UNSTORED) from error
+
+
+def claim_key(engine: sa.Engine, key: IdempotencyKey) -> StoredAnswer | None:
+    """Claim an Idempotency-Key for a request about to run (None), or say what holds it."""
+    try:
+        return _writer(engine).claim(key)
+    except _unavailable(engine) as error:
+        raise ApiError(503, UNSTORED) from error
+
+
+def release_key(engine: sa.Engine, key: IdempotencyKey) -> None:
+    """Give up a claim made by `claim_key` (its request failed, so a retry may run)."""
+    _writer(engine).release(key)
 
 
 def summarize_recent(engine: sa.Engine, minutes: float = 60) -> dict:
