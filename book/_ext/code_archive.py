@@ -10,8 +10,9 @@ At the end of every HTML build:
   unpacked archive, say) there is nothing to archive, and the box says where the code comes from.
 - Every downloadable chapter (``_sources/notebooks/*.ipynb``, what the download button serves)
   gets a first cell that explains how to get the ``examples`` package, and stops with that
-  explanation instead of a ``ModuleNotFoundError`` when the package is missing. On Colab, with
-  the repository setting, the same cell clones the repository and installs it instead.
+  explanation instead of a ``ModuleNotFoundError`` when the package is missing. When the
+  environment variable ``BOOK_CODE`` names the code (a folder, this archive or a git URL), or on
+  Colab when the repository setting is filled in, the same cell installs the book from there.
 
 The ``{code-archive}`` directive writes the "get the code, run two commands" box; each page's
 download menu gets the archive (and the book's PDF once ``make pdf`` has made one) in place of the
@@ -103,41 +104,65 @@ def missing_package_message(archive_hint: str) -> str:
     )
 
 
+CODE_VARIABLE = "BOOK_CODE"
+
+
 def setup_cell_source(repository_url: str, archive_hint: str) -> str:
-    """The first cell of a downloadable chapter: how to get `examples`, checked before anything."""
+    """The first cell of a downloadable chapter: how to get `examples`, checked before anything.
+
+    When the package is missing and BOOK_CODE names the code (a folder, the site's .tar.gz or a
+    git URL), or on Colab when the repository setting is filled in, the cell installs the book
+    from there; otherwise it stops with the explanation.
+    """
     message = missing_package_message(archive_hint)
     comment = "\n".join(
         "# " + line
         for line in textwrap.wrap(
             "Serving Machine Learning: this chapter imports the book's package `examples`, which "
             f"comes with the book's code: {archive_hint}. Unpack it, run `make book` in its "
-            "folder (it creates .venv with the package), then `make lab`.",
+            "folder (it creates .venv with the package), then `make lab`. Or set "
+            f"{CODE_VARIABLE} to that archive, an unpacked copy or a git URL, and this cell "
+            "installs the book into the running Python.",
             width=95,
         )
     )
     quoted = "\n".join(f"    {line!r}" for line in _chunks(message, 80))
     return f"""{comment}
+import importlib
 import importlib.util
 import os
 import subprocess
 import sys
+import tarfile
 
 BOOK_REPOSITORY = {repository_url!r}
 MISSING = (
 {quoted}
 )
-if importlib.util.find_spec("examples") is None:
-    if "google.colab" in sys.modules and BOOK_REPOSITORY:
-        # Colab: fetch the book's code and install its pinned requirements (including -e .).
-        folder = "/content/serving-ml-book"
-        if not os.path.isdir(folder):
-            subprocess.run(["git", "clone", "--depth", "1", BOOK_REPOSITORY, folder], check=True)
-        pip = [sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"]
-        subprocess.run(pip, cwd=folder, check=True)
-        sys.path.insert(0, folder)  # the editable install is seen from the next kernel start on
-        os.chdir(os.path.join(folder, "notebooks"))
-    else:
-        raise RuntimeError(MISSING)
+try:  # the book's own package, not any other package that happens to be called `examples`
+    found = importlib.util.find_spec("examples.toolbox") is not None
+except ModuleNotFoundError:
+    found = False
+source = os.environ.get({CODE_VARIABLE!r}) or ("google.colab" in sys.modules and BOOK_REPOSITORY)
+if not found and not source:
+    raise RuntimeError(MISSING)
+if not found:
+    folder = os.path.abspath(source if os.path.isdir(source) else {ARCHIVE_FOLDER!r})
+    if not os.path.isdir(folder) and source.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(source) as archive:  # holds {ARCHIVE_FOLDER}/...
+            archive.extractall(os.path.dirname(folder), filter="data")
+    elif not os.path.isdir(folder):
+        subprocess.run(["git", "clone", "--depth", "1", source, folder], check=True)
+    # The pinned requirements; their last line, -e ., installs the book itself.
+    pip = [sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"]
+    subprocess.run(pip, cwd=folder, check=True)
+    sys.path.insert(0, folder)  # for this kernel; a new one finds the editable install
+    importlib.invalidate_caches()
+    os.chdir(os.path.join(folder, "notebooks"))
+    print(f"installed the book from {{source}} into {{sys.prefix}}")
+    print("If Colab or Jupyter offers to restart the session, accept, then run this cell again.")
+import examples.toolbox
+
 print("the book's package is available")"""
 
 

@@ -163,13 +163,88 @@ def test_a_downloaded_chapter_without_the_package_says_how_to_get_it(tmp_path):
     assert missing.returncode != 0, "the system python has the package; pick another"
     source = nbformat.read(_chapter_copy(tmp_path), as_version=4).cells[0].source
     result = subprocess.run(
-        [python, "-I", "-c", source], capture_output=True, text=True, cwd=tmp_path
+        [python, "-I", "-c", source],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_without_book_code(),
     )
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("RuntimeError: This notebook needs the book's package `examples`")
     assert "make book" in last_line and "serving-ml-book.tar.gz" in last_line
     assert "ModuleNotFoundError" not in result.stderr
+
+
+def _without_book_code() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in {"BOOK_CODE", "PYTHONPATH"}}
+
+
+def test_another_package_called_examples_is_not_taken_for_the_books(tmp_path):
+    """Debian's python3 (without the book) in a folder that holds someone else's `examples`."""
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        pytest.skip("no /usr/bin/python3 to play a reader's machine")
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "__init__.py").write_text("")
+    source = nbformat.read(_chapter_copy(tmp_path), as_version=4).cells[0].source
+    result = subprocess.run(
+        [python, "-E", "-s", "-c", source],  # -c: the current folder comes first on the path
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_without_book_code(),
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: This notebook needs the book's package" in result.stderr
+
+
+def test_the_first_cell_installs_the_book_from_the_archive_into_a_fresh_venv(tmp_path):
+    """The Colab path, offline as far as it can be: a fresh venv without the book, BOOK_CODE
+    pointing at the site's archive. The venv sees this .venv's third-party packages through a
+    path file (installing them again would take minutes), so pip installs only the book; pip
+    still fetches setuptools from the package index to build it (pyproject.toml asks for
+    setuptools>=68, newer than the one a venv starts with). The real Colab is not tested here."""
+    archive = tmp_path / code_archive.ARCHIVE_NAME
+    code_archive.write_archive(REPO_ROOT, archive)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # A plain path entry: the .pth files in that folder (the book's editable install) stay unread.
+    theirs = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (Path(purelib) / "book_dependencies.pth").write_text(theirs + "\n")
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    environment = _without_book_code()
+    check = [python, "-c", "import examples"]
+    assert subprocess.run(check, cwd=reader, env=environment, capture_output=True).returncode
+    source = nbformat.read(_chapter_copy(tmp_path), as_version=4).cells[0].source
+    result = subprocess.run(
+        [python, "-c", source],
+        capture_output=True,
+        text=True,
+        cwd=reader,
+        env={**environment, "BOOK_CODE": str(archive)},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"installed the book from {archive}" in result.stdout
+    assert result.stdout.endswith("the book's package is available\n")
+    where = subprocess.run(  # a new process: the editable install, not the cell's sys.path
+        [python, "-c", "import examples.toolbox; print(examples.__file__)"],
+        cwd=tmp_path,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(reader / code_archive.ARCHIVE_FOLDER), where
 
 
 def test_a_downloaded_chapter_with_the_package_runs_its_first_cell_quietly(tmp_path):
