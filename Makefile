@@ -14,8 +14,8 @@ ifneq ($(MISSING_SYSTEM_PACKAGES),)
 $(error $(MISSING_SYSTEM_PACKAGES))
 endif
 endif
-PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-sanitize-with nbval_sanitize.cfg \
-	--nbval-cell-timeout=300 -n 2 --dist loadfile
+NBVAL_ARGS := -p no:cacheprovider --nbval --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=300
+PYTEST_NB := $(BIN)/pytest $(NBVAL_ARGS) -n 2 --dist loadfile
 
 .PHONY: help venv book test lint format pytest nbval browser model serve preview lab clean system-deps \
 	system-check
@@ -103,3 +103,23 @@ LIVE_PORT ?= 8002
 LIVE_JUPYTER_PORT ?= 8889
 live: venv ## the built site on 127.0.0.1:8002 with live code on a local Jupyter kernel (make book first)
 	$(BIN)/python -m tools.live --site-port $(LIVE_PORT) --jupyter-port $(LIVE_JUPYTER_PORT)
+
+# The chapter -> code -> tests map in examples/README.md (tools/chapter_map.py).
+.PHONY: chapter chapter-map affected
+chapter-map: venv ## regenerate the chapter -> code -> tests table in examples/README.md
+	$(BIN)/python -m tools.chapter_map write
+
+affected: venv ## the notebooks to re-execute after editing FILE (make affected FILE=examples/...)
+	@test -n "$(FILE)" || { echo "usage: make affected FILE=examples/..."; exit 2; }
+	@$(BIN)/python -m tools.chapter_map affected $(FILE)
+
+# One chapter's loop: lint, execute in place, strict nbval twice (a notebook must pass twice).
+CHAPTER_NB = $(firstword $(wildcard notebooks/$(NB)_*.ipynb notebooks/$(NB).ipynb))
+chapter: venv ## lint, execute and strictly validate one notebook (make chapter NB=12)
+	@test -n "$(CHAPTER_NB)" || { echo "usage: make chapter NB=12 (no notebook notebooks/$(NB)_*.ipynb)"; exit 2; }
+	$(BIN)/ruff format $(CHAPTER_NB) && $(BIN)/ruff check --fix $(CHAPTER_NB)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(CHAPTER_NB)
+	$(BIN)/pytest $(NBVAL_ARGS) $(CHAPTER_NB)
+	$(BIN)/pytest $(NBVAL_ARGS) $(CHAPTER_NB)
+	$(BIN)/python -m tools.chapter_map write
+	$(BIN)/pytest -q tests/test_book_structure.py tests/book tests/test_chapter_map.py
