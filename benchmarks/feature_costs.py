@@ -5,8 +5,8 @@ measured in one process with Flask's test client (no sockets, no gunicorn), one 
 
 The test client's own work is in every figure; the ceiling app's figure shows how much that is.
 `make bench` prices the same features under gunicorn and wrk instead, in pairs of runs with and
-without each one (benchmarks/run.py, measure_pairs): there, two worker processes share the SQLite
-files, and the two writes per request cost more than they do here.
+without each one (benchmarks/measurement.py, measure_pairs): there, two worker processes share
+the SQLite files, and the two writes per request cost more than they do here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.run import make_workload
+from benchmarks.workload import make_workload
 from examples.model import default_model_dir, ensure_model
 from examples.production.contenders import ceiling
 

@@ -18,16 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.run import (
-    REPO_ROOT,
-    WORKERS,
-    make_workload,
-    reference_feature_settings,
-    run_wrk,
-    write_wrk_script,
-)
+from benchmarks.cells import run_wrk, write_wrk_script
+from benchmarks.contenders import reference_feature_settings
+from benchmarks.plan import WORKERS
+from benchmarks.workload import make_workload
 from examples.model import default_model_dir, ensure_model
-from examples.toolbox import run_command
+from examples.toolbox import REPO_ROOT, run_command
 
 PROFILING_CONFIG = """\
 import os, runpy

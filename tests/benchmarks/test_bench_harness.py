@@ -19,7 +19,8 @@ SPREAD = {"type": "object", "required": ["median", "min", "max"],
 RESULTS_SCHEMA = {
     "type": "object",
     "required": ["schema_version", "mode", "started_at", "elapsed_s", "machine", "plan",
-                 "contenders", "cells", "summary", "in_process", "ratios", "feature_costs"],
+                 "contenders", "cells", "summary", "in_process", "ratios", "feature_costs",
+                 "instructions"],
     "properties": {
         "schema_version": {"const": 1},
         "mode": {"enum": ["quick", "full"]},
@@ -43,6 +44,7 @@ RESULTS_SCHEMA = {
                                            "cpu_us_per_request"],
             "properties": {"rounds": {"type": "integer", "minimum": 2}, "p99_ms": SPREAD,
                            "cpu_us_per_request": SPREAD}}},
+        "instructions": {"type": "object", "required": ["skipped", "runs"]},
         "in_process": {"type": "array", "minItems": 3, "items": {
             "type": "object", "required": ["name", "per_call_us", "per_row_in_batch_us",
                                            "skipped"]}},
@@ -154,42 +156,71 @@ def test_the_quick_run_measures_the_reference_and_computes_every_ratio(quick_run
 
 
 def test_a_run_with_a_missing_ratio_or_a_skipped_contender_is_incomplete():
-    sys.path.insert(0, str(REPO_ROOT))
-    from benchmarks import run
+    from benchmarks.run import complete
 
     whole = {"cells": [{}], "ratios": [{"name": "r", "median": 1.0}],
              "contenders": [{"name": "c", "skipped": None}]}  # fmt: skip
-    assert run.complete(whole)
-    assert not run.complete({**whole, "ratios": [{"name": "r", "median": None}]})
-    assert not run.complete({**whole, "contenders": [{"name": "c", "skipped": "did not start"}]})
-    assert not run.complete({**whole, "cells": []})
+    assert complete(whole)
+    assert not complete({**whole, "ratios": [{"name": "r", "median": None}]})
+    assert not complete({**whole, "contenders": [{"name": "c", "skipped": "did not start"}]})
+    assert not complete({**whole, "cells": []})
 
 
 def test_feature_costs_pair_each_variant_with_the_full_reference():
     """What leaving a feature out saves is the full reference's CPU minus the variant's, pair by
     pair (each variant cell carries the full reference's figure from just before it)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from benchmarks import run
+    from benchmarks.contenders import Contender, without_name
+    from benchmarks.plan import CORE_TARGET, EVERY_FEATURE, FULL
+    from benchmarks.report import feature_cost_lines
+    from benchmarks.summary import feature_costs
 
     def cell(name, round_number, cpu, **extra):
         return {"contender": name, "kind": "one_row", "concurrency": 8, "round": round_number,
                 "cpu_us_per_request": cpu, **extra}  # fmt: skip
 
-    variant = run.Contender(run.without_name(("storage",)), "", [], leaves_out=("storage",))
-    core = run.Contender(run.without_name(run.EVERY_FEATURE), "", [], leaves_out=run.EVERY_FEATURE)
+    variant = Contender(without_name(("storage",)), "", [], leaves_out=("storage",))
+    core = Contender(without_name(EVERY_FEATURE), "", [], leaves_out=EVERY_FEATURE)
     cells = [cell(variant.name, 1, 1200.0, paired_all_on_cpu_us=1500.0),
              cell(variant.name, 2, 1150.0, paired_all_on_cpu_us=1300.0),
              cell(core.name, 1, 660.0, paired_all_on_cpu_us=1460.0),
              cell("ceiling", 1, 600.0), cell("ceiling", 2, 500.0)]  # fmt: skip
-    costs = run.feature_costs(cells, run.FULL, [variant, core])
+    costs = feature_costs(cells, FULL, [variant, core])
     assert variant.name == "reference without prediction storage"
-    assert run.without_name(run.EVERY_FEATURE) == "reference without every production feature"
+    assert without_name(EVERY_FEATURE) == "reference without every production feature"
     row, _ = costs["rows"]
     assert row["saved_us"] == {"median": 225.0, "min": 150.0, "max": 300.0}
     assert row["pairs"] == 2
-    assert costs["ceiling_target_us"] == run.CORE_TARGET * 550.0
-    table = "\n".join(run.feature_cost_lines(costs))
+    assert costs["ceiling_target_us"] == CORE_TARGET * 550.0
+    table = "\n".join(feature_cost_lines(costs))
     assert (
         "| prediction storage | 2 | 1,400 (1,300–1,500) | 1,175 (1,150–1,200) | 225 (150–300) |"
         in table
     )
+
+
+def test_instruction_counts_are_read_from_the_dump_and_reported(tmp_path):
+    """callgrind's 'summary:' line is the count of one dump; the report shows each run, the spread
+    and the verdict on repeatability beside the CPU time under wrk."""
+    from benchmarks.instructions import VARIANTS, dump_total
+    from benchmarks.report import instruction_lines
+
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text("version: 1\ncmd: python\nevents: Ir\nsummary: 1234567\ntotals: 1234999\n")
+    assert dump_total(dump) == 1234567
+    core, full = VARIANTS
+    results = {
+        "feature_costs": {"concurrency": 8},
+        "summary": [{"contender": core, "kind": "one_row", "concurrency": 8,
+                     "cpu_us_per_request": {"median": 600.0, "min": 550.0, "max": 700.0}}],
+        "instructions": {"skipped": None, "runs": 3, "requests": 300, "warmup": 200,
+                         "pythonhashseed": 0, "variants": {
+                             core: {"per_request": [1.19e6, 1.191e6, 1.192e6], "median": 1.191e6,
+                                    "relative_spread": 0.002 / 1.191},
+                             full: {"per_request": [2.0e6, 2.1e6, 2.2e6], "median": 2.1e6,
+                                    "relative_spread": 0.2 / 2.1}}},
+    }  # fmt: skip
+    text = "\n".join(instruction_lines(results))
+    assert f"| {core} | 1.191 million | 1.190, 1.191, 1.192 | 0.17% | 600 (550–700) |" in text
+    assert "Repeatable within 1%: **no**" in text  # the second variant spreads by 9.5 %
+    skipped = {**results, "instructions": {"skipped": "valgrind is not installed", "runs": 0}}
+    assert "Not counted in this run: valgrind is not installed." in instruction_lines(skipped)
