@@ -18,8 +18,11 @@ from the outage until `fail_timeout` after it nginx has no instance at all and a
 once. The client sends its next request as soon as an answer arrives, so instant 502s pile up:
 with fail_timeout=3 s, one run here had 2,497 502s among 3,147 requests, all started within 3.5 s
 (PostgreSQL was down for 1.5 s of them; the first run of this test: 2,046 of 2,381). With
-fail_timeout=1 s the window is the outage plus at most about a second (one run: 1,679 of 3,272,
-within 2.2 s), and the unready instance is tried once a second instead of once every three.
+fail_timeout=1 s the window is the outage plus a second or two (the live instance's first
+requests after the restart can still meet a dropped database connection, and each such 503 leaves
+it out for another second): one run had 1,679 502s among 3,272 requests, within 2.2 s; a run on a
+busier machine 1,265 among 1,493, started 7.2-11.1 s with PostgreSQL down 7.4-9.3 s. The unready
+instance is now tried once a second instead of once every three.
 The 502 count measures how fast a client without back-off hears "no", not what was lost; the
 test therefore checks *when* 502s happen: only around the kill or the database's outage.
 """
@@ -162,10 +165,11 @@ def test_three_instances_behind_tls_nginx_lose_nothing(tmp_path, model_dir, wine
     # The service answered after both faults.
     assert any(o.status == 200 and o.start > SECONDS * 0.5 + 1.5 for o in outcomes)
     # 502s: nginx's own "no live upstreams", and only around the kill or the database's outage
-    # (plus fail_timeout, while nginx still leaves the live instance out); see the docstring.
+    # (plus a few fail_timeouts while the live instance reconnects to the database and nginx
+    # still leaves it out; a generous margin for a loaded machine); see the docstring.
     bad_gateway = [o for o in outcomes if o.status == 502]
-    windows = [(killed - 0.5, killed + FAIL_TIMEOUT_S + 1.5),
-               (database_down - 0.5, database_up + FAIL_TIMEOUT_S + 1.5)]  # fmt: skip
+    windows = [(killed - 0.5, killed + 3 * FAIL_TIMEOUT_S + 2.0),
+               (database_down - 0.5, database_up + 3 * FAIL_TIMEOUT_S + 2.0)]  # fmt: skip
     outside = [o.start for o in bad_gateway if not any(a <= o.start <= b for a, b in windows)]
     assert not outside, (outside[:5], windows)
     assert error_log.count("no live upstreams") >= 0.9 * len(bad_gateway)
