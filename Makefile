@@ -105,7 +105,7 @@ live: venv ## the built site on 127.0.0.1:8002 with live code on a local Jupyter
 	$(BIN)/python -m tools.live --site-port $(LIVE_PORT) --jupyter-port $(LIVE_JUPYTER_PORT)
 
 # The chapter -> code -> tests map in examples/README.md (tools/chapter_map.py).
-.PHONY: chapter chapter-map affected
+.PHONY: chapter chapter-map affected git-textconv
 chapter-map: venv ## regenerate the chapter -> code -> tests table in examples/README.md
 	$(BIN)/python -m tools.chapter_map write
 
@@ -123,3 +123,7 @@ chapter: venv ## lint, execute and strictly validate one notebook (make chapter 
 	$(BIN)/pytest $(NBVAL_ARGS) $(CHAPTER_NB)
 	$(BIN)/python -m tools.chapter_map write
 	$(BIN)/pytest -q tests/test_book_structure.py tests/book tests/test_chapter_map.py
+
+git-textconv: venv ## show notebook diffs as MyST text in this clone (git diff --no-textconv for JSON)
+	git config diff.jupytext.textconv "$(CURDIR)/$(BIN)/jupytext --quiet --to md:myst -o -"
+	git config diff.jupytext.cachetextconv true
