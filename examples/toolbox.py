@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import pwd
 import shutil
@@ -289,6 +290,7 @@ def show_diff(old: str | Path, new: str | Path, context: int = 2) -> Code:
 # packages, each in a temporary folder, listening on 127.0.0.1 only, and always stopped.
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 REDIS_SERVER = Path("/usr/bin/redis-server")
+PROMETHEUS = Path("/usr/bin/prometheus")
 
 
 def _as_postgres(args: Sequence[str]) -> list[str]:
@@ -395,3 +397,36 @@ def run_redis(timeout: float = 30.0, also_listen: Sequence[str] = ()) -> Iterato
             yield running
         finally:
             _stop_process_tree(process, grace=10)
+
+
+@contextlib.contextmanager
+def run_prometheus(
+    targets: Sequence[str],
+    rule_files: Sequence[str | Path] = (),
+    *,
+    interval_seconds: float = 1.0,
+    timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """A Prometheus server on a free 127.0.0.1 port that scrapes `targets` ("host:port", job
+    "serving") every `interval_seconds` and evaluates `rule_files`, with its configuration and
+    storage in a temporary folder removed when the block ends. Query it at `server.url`."""
+    if not PROMETHEUS.exists():
+        raise ServerError(f"{PROMETHEUS} is missing: install Debian's prometheus package")
+    with tempfile.TemporaryDirectory(prefix="prometheus-") as name:
+        config = Path(name) / "prometheus.yml"
+        every = f"{interval_seconds:g}s"
+        config.write_text(
+            json.dumps(  # JSON is YAML too
+                {
+                    "global": {"scrape_interval": every, "evaluation_interval": every},
+                    "rule_files": [str(Path(f).resolve()) for f in rule_files],
+                    "scrape_configs": [
+                        {"job_name": "serving", "static_configs": [{"targets": list(targets)}]}
+                    ],
+                }
+            )
+        )
+        args = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={name}/data",
+                "--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+        with run_command(args, ready_path="/-/ready", cwd=name, timeout=timeout) as server:
+            yield server
