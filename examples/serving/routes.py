@@ -46,7 +46,8 @@ def ready_predictor() -> Predictor:
 
 
 def predict_rows(predictor: Predictor, rows: list[dict[str, float]]) -> list[PredictionResult]:
-    """Predict every row with one call to predict_proba: numpy does the loop, not Python."""
+    """Predict every row with one call to predict_proba: the arithmetic runs in numpy for all rows
+    at once; building X and each row's result are still Python loops over the rows."""
     names, classes = predictor.metadata.features, predictor.class_names
     in_order = operator.itemgetter(*names)  # a row's values in the model's feature order
     X = np.array([in_order(row) for row in rows], dtype=np.float64).reshape(len(rows), len(names))  # noqa: N806
