@@ -14,7 +14,8 @@
 # and then fixes arrive only when someone changes the digest. The trade-off we recommend at work:
 # tag and digest together, kept current by Dependabot's "docker" ecosystem (or Renovate), which
 # opens a pull request with the new digest of the same tag, so CI tests every change of base.
-# This book cannot look digests up offline, so it keeps the tag alone (see chapter 22).
+# This book cannot look digests up offline, so it keeps the tag alone; .github/dependabot.yml
+# says which updates then arrive by pull request and which arrive unannounced.
 FROM python:3.11.7-slim-bookworm
 
 # Python does not try to write .pyc files next to the code at run time (the service's user may
