@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.model import ensure_model, split_data
+from examples.model import split_data
 from examples.r.export_parameters import export_parameters
 
 RSCRIPT = shutil.which("Rscript")
@@ -17,13 +17,6 @@ needs_r = pytest.mark.skipif(
     reason="Rscript is not installed: `make system-deps` (as root) installs r-base-core, "
     "r-cran-httr2, r-cran-jsonlite and r-cran-plumber",
 )
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("model")
-    ensure_model(directory)
-    return directory
 
 
 @pytest.fixture(scope="session")

@@ -61,13 +61,6 @@ def leaks_in(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("model")
-    ensure_model(directory)
-    return directory
-
-
-@pytest.fixture(scope="session")
 def wine(model_dir) -> dict[str, float]:
     """One valid wine: the middle of every feature's allowed range."""
     domain = ensure_model(model_dir).metadata.domain

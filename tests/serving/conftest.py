@@ -8,13 +8,6 @@ from examples.serving import Settings, create_app
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("model")
-    ensure_model(directory)
-    return directory
-
-
-@pytest.fixture(scope="session")
 def metadata(model_dir):
     return ensure_model(model_dir).metadata
 

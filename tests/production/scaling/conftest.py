@@ -8,17 +8,9 @@ import itertools
 import pytest
 import sqlalchemy as sa
 
-from examples.model import ensure_model
 from examples.toolbox import run_postgres, run_redis
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("model")
-    ensure_model(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
