@@ -156,6 +156,16 @@ def jupyter_command(port: int, origin: str) -> list[str]:
     return command
 
 
+def server_environment(token: str) -> dict[str, str]:
+    """The Jupyter server's environment: the token, and this repository first on the import path.
+
+    The kernel then imports `examples` from the repository whose site it serves, even when the
+    venv's editable install points at another copy of the book (a second clone sharing one venv).
+    """
+    path = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "JUPYTER_TOKEN": token, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def _wait_until_ready(url: str, token: str, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     headers = {"Authorization": f"token {token}"}
@@ -216,7 +226,7 @@ def live(
     jupyter = subprocess.Popen(  # noqa: S603 - our own command line
         jupyter_command(jupyter_port, site_url.rstrip("/")),
         cwd=REPO_ROOT,
-        env={**os.environ, "JUPYTER_TOKEN": token},
+        env=server_environment(token),
         stdout=output,
         stderr=output,
         start_new_session=True,  # its own process group, stopped in `finally`

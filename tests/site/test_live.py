@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -73,6 +74,8 @@ class Requests:
     allowed_origins: tuple[str, ...]
     seen: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
+    # page.route sees HTTP only; thebe talks to the kernel over a WebSocket, recorded here.
+    websockets: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def guard(self, route) -> None:
@@ -120,6 +123,7 @@ def open_page(chromium, url: str, origins: tuple[str, ...]) -> tuple[object, Req
             requests.errors.append(message.text)
 
     page.on("console", console)
+    page.on("websocket", lambda socket: requests.websockets.append(socket.url))
     page.on(
         "pageerror",
         lambda error: (
@@ -180,6 +184,24 @@ def test_live_code_runs_an_edited_cell_on_the_local_kernel(running, chromium, ed
     assert requests.errors == []
     assert any(url.startswith(f"{running.site_url}_thebe/index.js") for url in requests.seen)
     assert any(url.startswith(f"{running.jupyter_url}api/") for url in requests.seen)
+    kernel_socket = running.jupyter_url.replace("http://", "ws://", 1) + "api/kernels/"
+    assert requests.websockets, "thebe opened no WebSocket to the kernel"
+    assert all(url.startswith(kernel_socket) for url in requests.websockets), requests.websockets
+
+
+def test_the_kernel_imports_the_book_of_the_site_it_serves(tmp_path):
+    """make live's kernel runs this repository's `examples`, whatever the venv's -e points at."""
+    environment = live_tool.server_environment("a-token")
+    assert environment["JUPYTER_TOKEN"] == "a-token"
+    where = subprocess.run(
+        [sys.executable, "-c", "import examples; print(examples.__file__)"],
+        env=environment,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(REPO_ROOT), where
 
 
 @contextlib.contextmanager
