@@ -1,11 +1,13 @@
 """Step 3 fails well: every bad request gets the right status and the one error shape."""
 
+import http.client
 import json
 
 import pytest
 
 from examples.model import FEATURE_NAMES, split_data
 from examples.steps.ch11_validate import app as ch11
+from examples.toolbox import serve_app
 
 JSON = {"Content-Type": "application/json"}
 
@@ -156,3 +158,56 @@ def test_a_bug_is_a_generic_500_that_reveals_nothing(client, row, monkeypatch):
     assert "secret" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
     assert error["details"] == []
+
+
+def test_an_integer_too_large_for_a_float_is_named_as_such(client, row):
+    text = json.dumps({"features": row}).replace(json.dumps(row["alcohol"]), "1" + "0" * 400, 1)
+    error = assert_error_shape(
+        client.post("/predict", data=text, headers=JSON), 422, "validation_error"
+    )
+    assert error["details"] == [
+        {
+            "field": "features.alcohol",
+            "problem": "must be a number a 64-bit float can hold, got an integer of 401 digits",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, '{"features": 1' + "0" * 5000 + "}", b'{"features": "\xff"}'],
+    ids=["nested-too-deeply", "integer-over-4300-digits", "not-utf8"],
+)
+def test_an_unreadable_body_is_a_400_that_names_no_internals(client, text):
+    response = client.post("/predict", data=text, headers=JSON)
+    error = assert_error_shape(response, 400, "invalid_json")
+    assert "sys." not in error["message"] and "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_415_says_which_media_type_would_work(client, row):
+    response = client.post("/predict", data=json.dumps({"features": row}))
+    assert_error_shape(response, 415, "unsupported_media_type")
+    assert response.headers["Accept"] == "application/json"
+
+
+def test_a_405_keeps_the_allow_header_werkzeug_sets(client):
+    response = client.get("/predict")
+    assert sorted(response.headers["Allow"].split(", ")) == ["OPTIONS", "POST"]
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_over_a_real_socket(row, monkeypatch):
+    """No Content-Length: Werkzeug reads up to the limit and stops there. The test client always
+    sets Content-Length, so only a real server and a chunked request show this path."""
+    exact = json.dumps({"features": row}).encode()
+    monkeypatch.setitem(ch11.app.config, "MAX_CONTENT_LENGTH", len(exact))
+    answers = []
+    with serve_app(ch11.app) as server:
+        for body in (exact, exact + b" " * 100):
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+            # An iterable body without Content-Length: http.client sends it chunked.
+            connection.request("POST", "/predict", body=iter([body]), headers=JSON)
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read())))
+            connection.close()
+    assert answers[0][0] == 200, answers  # exactly at the limit is allowed
+    assert answers[1][0] == 413 and answers[1][1]["error"]["code"] == "payload_too_large"

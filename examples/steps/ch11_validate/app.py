@@ -8,17 +8,15 @@ import json
 import math
 
 import numpy as np
-from flask import Flask, request
+from flask import Flask, Request, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from examples.model import FEATURE_NAMES, LoadedModel, ModelMetadata, ensure_model
 
 MAX_BODY_BYTES = 1024 * 1024  # one row is about 500 bytes; a mebibyte is generous and still safe
-
-app = Flask(__name__)
-# A larger body is refused with 413 as soon as our code asks for it, without reading it first.
-app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+# A larger body is refused with 413 (JsonRequest below shows how). A proxy in front of the service
+# (nginx's client_max_body_size, chapter 23) should refuse it even earlier, before Python reads it.
 
 # strict: a string such as "13.2" is refused rather than converted; forbid: an unknown (often a
 # misspelt) field is an error, not silently ignored; allow_inf_nan=False: NaN and Infinity are refused.
@@ -45,15 +43,22 @@ PredictionRequest = build_request_model(model.metadata)
 class ApiError(Exception):
     """An error we report on purpose: a status code, a stable code word, and what to do about it."""
 
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.status, self.code, self.message = status, code, message
+        self.details, self.headers = details or [], headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: list | None = None):
+def error_body(status: int, code: str, message: str, details: list | None = None) -> dict:
     """The one shape every error takes, so that a client needs one piece of code to read them."""
-    body = {"error": {"status": status, "code": code, "message": message, "details": details or []}}
-    return body, status
+    return {"error": {"status": status, "code": code, "message": message, "details": details or []}}
 
 
 def json_type(value) -> str:
@@ -67,6 +72,9 @@ def json_type(value) -> str:
 def describe_problem(error: dict) -> str:
     """Turn one pydantic error into a short phrase about the field, e.g. 'must be at most 15.21'."""
     kind, value = error["type"], error.get("input")
+    if kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        # A JSON integer too large for a 64-bit float (above about 1.8e308): a number all the same.
+        return f"must be a number a 64-bit float can hold, got an integer of {len(str(abs(value)))} digits"
     if kind == "float_type":
         return f"must be a number, got {json_type(value)}"
     if kind == "finite_number":
@@ -97,18 +105,50 @@ def field_errors(error: ValidationError) -> list[dict]:
     ]
 
 
-def read_json_body():
-    """The body as a Python value; 415 when it is not labelled JSON, 400 when it does not parse."""
-    if not request.is_json:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "Send the body as JSON with the header Content-Type: application/json.",
-        )
-    try:
-        return json.loads(request.get_data())
-    except ValueError as error:
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {error}.") from None
+class JsonRequest(Request):
+    """Flask's request, whose JSON failures raise ApiError (our JSON shape) instead of an HTML page.
+
+    request.get_json() already checks the Content-Type and parses the body; these are the public
+    hooks Flask and Werkzeug provide to decide what happens when either goes wrong.
+    """
+
+    def on_json_loading_failed(self, e: ValueError | None):
+        if e is None:  # get_json calls this with None when the body is not labelled JSON
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Send the body as JSON with the header Content-Type: application/json.",
+                headers={"Accept": "application/json"},  # RFC 9110 15.5.16: what would work
+            )
+        if isinstance(e, json.JSONDecodeError):  # it says where the text stops being JSON
+            raise ApiError(400, "invalid_json", f"The body is not valid JSON: {e}.")
+        # Any other ValueError (an integer of over 4,300 digits, bytes that are not UTF-8) comes
+        # with Python's own wording, which tells a client about our internals.
+        raise ApiError(400, "invalid_json", "The body is not valid JSON: a value cannot be read.")
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            # Nesting deeper than about a thousand levels stops Python's parser with an error that
+            # is not a ValueError, so without this a client's fault would become our 500.
+            message = "The body is not valid JSON: nested too deeply."
+            raise ApiError(400, "invalid_json", message) from None
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if self.content_length is None and limit is not None and len(data) >= limit:
+            # A chunked body has no Content-Length. Werkzeug reads it only up to the limit and
+            # returns those bytes as if they were all; one more byte means the body was larger.
+            if self.environ["wsgi.input"].read(1):
+                raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
+
+
+app = Flask(__name__)
+app.request_class = JsonRequest
+app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
 
 def predict_features(loaded: LoadedModel, features: dict) -> dict:
@@ -133,7 +173,7 @@ def hello():
 def predict():
     """Validate {"features": {...}}, then return the prediction for it."""
     try:
-        checked = PredictionRequest.model_validate(read_json_body())
+        checked = PredictionRequest.model_validate(request.get_json())
     except ValidationError as error:
         details = field_errors(error)
         first, more = details[0], len(details) - 1
@@ -145,7 +185,8 @@ def predict():
 
 @app.errorhandler(ApiError)
 def handle_api_error(error: ApiError):
-    return error_response(error.status, error.code, error.message, error.details)
+    body = error_body(error.status, error.code, error.message, error.details)
+    return body, error.status, error.headers
 
 
 # The code word for each status Flask itself may raise; a client branches on these, never on text.
@@ -162,15 +203,13 @@ HTTP_ERROR_CODES = {
 @app.errorhandler(HTTPException)
 def handle_http_error(error: HTTPException):
     """Errors Flask raises itself (404, 405, 413, and 500 for any uncaught exception), as JSON."""
-    headers = {}
     if error.code == 404:
         message = f"There is no route {request.path}; this service has GET / and POST /predict."
     elif error.code == 405:
         allowed = ", ".join(sorted(error.valid_methods or []))
         message = f"{request.path} does not accept {request.method}; use {allowed}."
-        headers["Allow"] = allowed  # HTTP requires a 405 to list the methods that would work
     elif error.code == 413:
-        message = f"The body is larger than the limit of {MAX_BODY_BYTES} bytes."
+        message = f"The body is larger than the limit of {request.max_content_length} bytes."
     elif error.code == 500:
         # Flask has already logged the exception with its traceback; the client learns nothing
         # about our code, only that the fault is ours.
@@ -178,5 +217,9 @@ def handle_http_error(error: HTTPException):
     else:
         message = error.description or error.name
     code = HTTP_ERROR_CODES.get(error.code, "http_error")
-    body, status = error_response(error.code, code, message)
-    return body, status, headers
+    # Werkzeug's own response keeps the status and every header it sets (Allow on a 405,
+    # Retry-After on a 503, ...); only its HTML body is replaced by ours.
+    response = error.get_response()
+    response.set_data(jsonify(error_body(error.code, code, message)).get_data())
+    response.content_type = "application/json"
+    return response
