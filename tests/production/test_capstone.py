@@ -82,6 +82,10 @@ def test_the_model_share_counts_the_predictor_inside_the_app(tmp_path):
     body = {"features": X_train.mean().to_dict()}
     with serve_app(app, ready_path="/readyz", threaded=False) as server:
         rounds = model_share_rounds(server.url + "/v1/predict", body, {}, app, predictor, 3, 5)
-    assert list(rounds.columns) == ["model_cpu", "app_cpu", "round_trip"] and len(rounds) == 3
+    assert (
+        list(rounds.columns) == ["model_cpu", "app_cpu", "app_wall", "round_trip"]
+        and len(rounds) == 3
+    )
     assert (rounds["model_cpu"] > 0).all() and (rounds["model_cpu"] < rounds["app_cpu"]).all()
+    assert (rounds["app_wall"] < rounds["round_trip"]).all()
     assert predictor.metadata is predictor.inner.metadata  # everything else is handed on
