@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from examples.loadgen import check_loopback
 from examples.model import ensure_model
 from examples.serving.production import auth
 from examples.toolbox import REPO_ROOT, free_port, run_command
+from tests.metrics_text import metric  # noqa: F401 - used by the tests here
 
 LONG = os.environ.get("RELIABILITY_SCALE", "short") == "long"
 CONFIG = REPO_ROOT / "examples" / "serving" / "gunicorn.conf.py"
@@ -129,17 +129,6 @@ def stored_request_ids(database: Path, prefix: str) -> Counter:
             "SELECT request_id FROM predictions WHERE request_id LIKE ?", (prefix + "%",)
         ).fetchall()
     return Counter(request_id for (request_id,) in rows)
-
-
-def metric(server, name: str, **labels: str) -> float:
-    """The sum of a metric's samples (over all workers) that carry the given labels."""
-    text = requests.get(server.extra["metrics_url"], timeout=10).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-    )
 
 
 def json_log_lines(server) -> list[dict]:
@@ -274,18 +263,16 @@ def figures_run_record(request):
     import subprocess
     from datetime import datetime
 
-    commit = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    changed = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
-        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    def git(*arguments: str) -> str:
+        return subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+            ["git", *arguments],  # noqa: S607
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no")
     if commit and changed:
         commit += " (with uncommitted changes)"
     started = time.monotonic()

@@ -13,11 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from examples.model import ensure_model
 from examples.serving.production import auth
 from examples.toolbox import free_port, run_command
+from tests.metrics_text import metric
 
 KEY = "ci-key-for-the-gunicorn-tests-0123456789"
 LIMITED_KEY = "a-second-key-that-runs-into-the-limit"
@@ -80,16 +80,6 @@ def wine(server):
 def stored_rows(server) -> int:
     with sqlite3.connect(server.extra["database"]) as connection:
         return connection.execute("SELECT count(*) FROM predictions").fetchone()[0]
-
-
-def metric(server, name: str, **labels) -> float:
-    text = requests.get(server.extra["metrics_url"], timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-    )
 
 
 def json_lines(server) -> list[dict]:
