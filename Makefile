@@ -84,10 +84,10 @@ clean: ## remove the build, caches and trained models (keeps .venv)
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
 .PHONY: bench bench-quick
-bench: venv ## measure every contender with wrk (under 10 min); writes benchmarks/results/
+bench: venv ## measure every contender with wrk, count instructions with callgrind (under 10 min); writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run
 
-bench-quick: venv ## the short benchmark run CI uses (about 2 min on a quiet machine)
+bench-quick: venv ## the short benchmark run CI uses (no callgrind; about 2 min on a quiet machine, 8 at load 30)
 	$(BIN)/python -m benchmarks.run --quick --output-dir $${BENCH_OUTPUT:-/tmp/bench-quick}
 
 .PHONY: reliability
