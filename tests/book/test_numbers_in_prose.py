@@ -31,6 +31,8 @@ KNOWN = (
     "16: Our configuration uses 30 s, far above any real request, so it fires only on a real hang.",
     "16: Once both workers answer, two workers serve two at a time: three rounds of 0.4 s, about 1.",
     "16: It survives: the timeout only fires when a worker stays silent longer than 3 s.",
+    "16: Here one client sends the start of a request and the blank line that ends it 1.5 s later, ",
+    "16: On the day this page was built the default took GLUED times as long as one thread each, wi",
     "17: The demonstration service, CODE, answers at once but stops for 100 ms every second, as a p",
     "17: A {term}CODE of latency says what share of requests were at least that fast: the p99 is th",
     "17: The largest of 200 misses the p99 with probability GLUED, so a bound that never exceeds it",
