@@ -2,9 +2,10 @@
 
 A response is JSON text built from Python dicts and lists. Python's json module writes a float by
 calling repr() on it, which is slow: a 1,000-row batch answer took about 4 ms to write here, and
-orjson (a JSON library written in Rust) writes the same text in under half a millisecond. The
-text is the same JSON; only the spelling of some numbers differs (orjson writes 1e-05 as 0.00001,
-which any JSON reader reads as the same float).
+orjson (a JSON library written in Rust) writes it in under half a millisecond. The
+values are the same; only the spelling differs: orjson writes 1e-05 as 0.00001 (the same float to
+any JSON reader), writes letters such as é as UTF-8 where Flask's provider writes \\u00e9, and writes
+a non-finite float as null where the json module would write NaN, which is not JSON.
 
 Reading requests stays with the json module: its errors say where a text stops being JSON, which
 our 400 answers quote, and it reads NaN, so that validation can name the field that holds it.
