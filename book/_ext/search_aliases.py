@@ -23,7 +23,11 @@ ALIASES = {
     "0.0.0.0": ("notebooks/02_processes_and_ports", "addresses-and-ports"),  # noqa: S104 - a phrase
     "127.0.0.1": ("notebooks/02_processes_and_ports", "addresses-and-ports"),
     "localhost": ("notebooks/02_processes_and_ports", "addresses-and-ports"),
-    "HTTPS": ("notebooks/03_http_by_hand", "headers-that-matter"),
+    # Chapter 3 only names HTTPS; chapter 23 puts TLS in front of the service and shows HTTPS.
+    "HTTPS": ("notebooks/23_scaling_out", "tls-ends-at-nginx"),
+    "TLS": ("notebooks/23_scaling_out", "tls-ends-at-nginx"),
+    # Without these the glossary's one-line definitions rank above the sections that explain.
+    "CORS": ("notebooks/23_scaling_out", "pages-from-other-sites-cors"),
     "R client": ("notebooks/r_phrasebook", "how-do-i-call-my-api-from-r"),
 }
 
