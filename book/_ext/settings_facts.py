@@ -78,10 +78,4 @@ def add_substitutions(app: Sphinx, config: Config) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_substitutions, priority=400)
-    # The glossary's links back to the chapters and the search aliases, each in its own file;
-    # registered here so that _config.yml needs one line for all of them.
-    app.setup_extension("glossary_backlinks")
-    app.setup_extension("search_aliases")
-    # The reliability page's figures, read from the suite's last recorded run.
-    app.setup_extension("reliability_figures")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

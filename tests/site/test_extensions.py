@@ -149,3 +149,31 @@ def test_sitemap_lists_every_page_even_after_an_incremental_build(tmp_path):
     assert "<loc>https://example.org/book/index.html</loc>" in sitemap
     assert "<loc>https://example.org/book/notebooks/01_a.html</loc>" in sitemap
     assert "search.html" not in sitemap and "genindex.html" not in sitemap
+
+
+def test_the_configuration_lists_every_local_extension():
+    """Each extension in book/_ext is named in _config.yml; none is loaded behind another's back.
+    GitHub Pages needs sphinx.ext.githubpages's .nojekyll, or Jekyll drops _static/ and _sources/."""
+    import yaml
+
+    sphinx_config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["sphinx"]
+    extensions = {
+        path.stem
+        for path in (REPO_ROOT / "book" / "_ext").glob("*.py")
+        if "\ndef setup(" in path.read_text()
+    }
+    assert set(sphinx_config["local_extensions"]) == extensions
+    for path in (REPO_ROOT / "book" / "_ext").glob("*.py"):
+        assert "setup_extension(" not in path.read_text(), path.name
+    assert "sphinx.ext.githubpages" in sphinx_config["extra_extensions"]
+
+
+def test_the_published_address_follows_the_repository_setting():
+    import book_sitemap
+
+    assert book_sitemap.published_address("") == ""
+    address = book_sitemap.published_address("https://github.com/Some-Owner/a-book")
+    assert address == "https://some-owner.github.io/a-book/"
+    assert book_sitemap.site_prefix(address) == "/a-book/"
+    assert book_sitemap.site_prefix("") == "/"
+    assert book_sitemap.site_prefix("https://book.example.org") == "/"
