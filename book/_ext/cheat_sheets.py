@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from docutils import nodes
@@ -102,7 +103,12 @@ def service_openapi() -> dict:
     try:
         from examples.serving import create_app
 
-        response = create_app().test_client().get("/openapi.json")
+        # The service logs every request as a JSON line; the build's output is not the place.
+        logging.disable(logging.INFO)
+        try:
+            response = create_app().test_client().get("/openapi.json")
+        finally:
+            logging.disable(logging.NOTSET)
     except Exception as error:  # the build must say why, whatever went wrong
         raise ExtensionError(
             f"cheat sheets: could not build the reference service to read its OpenAPI document "
@@ -121,7 +127,7 @@ class ServiceEndpoints(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         document = service_openapi()
         # Re-read this page whenever the service's code changes.
-        for source in sorted(SERVICE_DIR.glob("*.py")):
+        for source in sorted(SERVICE_DIR.rglob("*.py")):  # production/ features included
             self.env.note_dependency(str(source))
         try:
             rows = []
