@@ -210,6 +210,16 @@ def pdf_source(app) -> Path:
     return Path(app.outdir).parent / "pdf" / PDF_NAME
 
 
+def pdf_is_current(app) -> bool:
+    """A PDF exists and is newer than every page's source: an older one is not this book."""
+    pdf = pdf_source(app)
+    if not pdf.exists():
+        return False
+    sources = [Path(app.env.doc2path(name)) for name in app.env.found_docs]
+    newest = max((source.stat().st_mtime for source in sources if source.exists()), default=0)
+    return pdf.stat().st_mtime >= newest
+
+
 class CodeArchive(SphinxDirective):
     """The "get the code, run two commands" box."""
 
@@ -250,7 +260,7 @@ class CodeArchive(SphinxDirective):
 
     def _pdf_paragraph(self, prefix: str) -> nodes.paragraph:
         paragraph = nodes.paragraph()
-        if pdf_source(self.env.app).exists():
+        if pdf_is_current(self.env.app):
             paragraph += nodes.Text("The whole book as one file: ")
             paragraph += nodes.reference(text=PDF_NAME, refuri=prefix + PDF_NAME)
             paragraph += nodes.Text(" (made by ")
@@ -289,7 +299,7 @@ def _download_menu(app, pagename, templatename, context, doctree) -> None:
                 "label": "download-archive-button",
             }
         )
-        if pdf_source(app).exists():
+        if pdf_is_current(app):
             buttons.append(
                 {
                     "type": "link",
@@ -310,8 +320,10 @@ def _finish(app, exception) -> None:
     state = write_archive(Path(app.srcdir), outdir / ARCHIVE_NAME)
     if state is None:
         LOGGER.info("code archive: not a git checkout, no archive written")
-    if pdf_source(app).exists():
+    if pdf_is_current(app):
         shutil.copy2(pdf_source(app), outdir / PDF_NAME)
+    else:  # none, or older than the pages: the site offers `make pdf` instead of an old copy
+        (outdir / PDF_NAME).unlink(missing_ok=True)
     hint = _archive_hint(app)
     for notebook in sorted((outdir / "_sources").glob("notebooks/*.ipynb")):
         add_setup_cell(notebook, _repository_url(app), hint)

@@ -266,3 +266,21 @@ def test_the_built_site_offers_the_archive_and_ready_chapters():
     for page in ("book/welcome.html", "book/setup.html", "notebooks/04_json.html"):
         assert f'href="../{code_archive.ARCHIVE_NAME}"' in (SITE / page).read_text(), page
     assert "download-pdf-button" not in (SITE / "notebooks" / "04_json.html").read_text()
+    assert (SITE / ".nojekyll").exists()  # published on GitHub Pages, _static/ and _sources/ stay
+
+
+def test_the_site_offers_the_pdf_only_when_it_is_newer_than_every_page(tmp_path):
+    from types import SimpleNamespace
+
+    page = tmp_path / "chapter.ipynb"
+    page.write_text("{}")
+    env = SimpleNamespace(found_docs={"chapter"}, doc2path=lambda name: tmp_path / f"{name}.ipynb")
+    app = SimpleNamespace(outdir=tmp_path / "_build" / "html", env=env)
+    assert not code_archive.pdf_is_current(app)  # no PDF at all
+    pdf = code_archive.pdf_source(app)
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-")
+    os.utime(page, (pdf.stat().st_mtime + 10,) * 2)  # the chapter changed after the PDF
+    assert not code_archive.pdf_is_current(app)
+    os.utime(pdf, (page.stat().st_mtime + 10,) * 2)
+    assert code_archive.pdf_is_current(app)
