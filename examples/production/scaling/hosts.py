@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -72,11 +73,22 @@ def namespaces_unavailable() -> str | None:
     return None
 
 
+def _delete_leftovers() -> None:
+    """Delete namespaces that an earlier run, killed before its cleanup, left behind: their
+    names carry the id of a process that no longer exists."""
+    for path in NETNS_FOLDER.glob("sml*-*"):
+        match = re.fullmatch(r"sml(\d+)-(edge|host\d+)", path.name)
+        if match and not Path(f"/proc/{match[1]}").exists():
+            with contextlib.suppress(subprocess.CalledProcessError, OSError):
+                _ip("netns", "delete", path.name)
+
+
 @contextlib.contextmanager
 def network_of_hosts(count: int, subnet: str = SUBNET) -> Iterator[Network]:
     """Create an edge namespace and `count` host namespaces wired to it; delete them all after."""
     if not 1 <= count <= 8:
         raise ValueError("between 1 and 8 hosts")
+    _delete_leftovers()
     prefix = f"sml{os.getpid()}"
     edge = Host(f"{prefix}-edge", f"{subnet}.1")
     hosts = [Host(f"{prefix}-host{i}", f"{subnet}.{10 + i}") for i in range(1, count + 1)]
