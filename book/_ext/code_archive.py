@@ -274,7 +274,14 @@ class CodeArchive(SphinxDirective):
 
 def _always_reread(app, env, added, changed, removed) -> list[str]:
     # The commit, the file count and the PDF change without the page's source changing.
-    return sorted(getattr(env, "code_archive_pages", set()))
+    pages = set(getattr(env, "code_archive_pages", set()))
+    # Every page's download menu offers the PDF or not: when that changes (`make pdf` made one,
+    # or a page changed after it), every page is written again, not only the changed ones.
+    offered = pdf_is_current(app)
+    if getattr(env, "code_archive_pdf_offered", None) != offered:
+        env.code_archive_pdf_offered = offered
+        pages |= set(env.found_docs)
+    return sorted(pages - added - changed)
 
 
 def _take_snapshot(app) -> None:

@@ -284,3 +284,25 @@ def test_the_site_offers_the_pdf_only_when_it_is_newer_than_every_page(tmp_path)
     assert not code_archive.pdf_is_current(app)
     os.utime(pdf, (page.stat().st_mtime + 10,) * 2)
     assert code_archive.pdf_is_current(app)
+
+
+def test_every_page_is_written_again_when_the_pdf_appears_or_goes(tmp_path):
+    from types import SimpleNamespace
+
+    for name in ("welcome", "chapter"):
+        (tmp_path / f"{name}.md").write_text("# page\n")
+    env = SimpleNamespace(
+        found_docs={"welcome", "chapter"},
+        code_archive_pages={"welcome"},
+        doc2path=lambda name: tmp_path / f"{name}.md",
+    )
+    app = SimpleNamespace(outdir=tmp_path / "_build" / "html", env=env)
+    reread = code_archive._always_reread
+    assert reread(app, env, set(), set(), set()) == ["chapter", "welcome"]  # first build
+    assert reread(app, env, set(), set(), set()) == ["welcome"]  # nothing changed
+    pdf = code_archive.pdf_source(app)
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-")
+    os.utime(pdf, (pdf.stat().st_mtime + 10,) * 2)
+    assert reread(app, env, set(), set(), set()) == ["chapter", "welcome"]  # `make pdf` ran
+    assert reread(app, env, set(), set(), set()) == ["welcome"]
