@@ -41,8 +41,11 @@ class JsonRequest(Request):
 
     def on_json_loading_failed(self, e: ValueError | None):
         if e is None:
+            # RFC 9110 section 15.5.16: a 415 may say, in Accept, which media types would do.
             raise ApiError(
-                415, "Send the body as JSON with the header Content-Type: application/json."
+                415,
+                "Send the body as JSON with the header Content-Type: application/json.",
+                headers={"Accept": "application/json"},
             )
         if isinstance(e, json.JSONDecodeError):  # says where the text stops being JSON
             raise ApiError(400, f"The request body is not valid JSON: {e}.", code="invalid_json")

@@ -106,6 +106,7 @@ def test_a_body_that_is_not_declared_json_is_415(client, features, content_type)
     data = json.dumps({"features": features})
     response = client.post("/v1/predict", data=data, content_type=content_type)
     error = assert_error(response, 415, "unsupported_media_type")
+    assert response.headers["Accept"] == "application/json"  # which media type would do
     assert "application/json" in error["message"]
 
 
