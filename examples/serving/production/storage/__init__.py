@@ -19,8 +19,8 @@ may carry an `Idempotency-Key` header: a retry with the same key gets the stored
 no second row is stored; a retry while the first request is still in flight gets 409 (see
 `IdempotencyKey` and hooks.py).
 
-The modules: schema (the tables and the engine), writer (the INSERT path), hooks (the request
-hooks and the idempotency key).
+The modules: schema (the tables and the engine), writer (the INSERT path and the key claims),
+hooks (the request hooks and the idempotency key), queries (reading the rows back).
 """
 
 from examples.serving.production.storage.hooks import (
@@ -30,6 +30,7 @@ from examples.serving.production.storage.hooks import (
     init_app,
     request_digest,
 )
+from examples.serving.production.storage.queries import count_rows, summarize_recent
 from examples.serving.production.storage.schema import (
     IN_FLIGHT,
     STORED_COLUMNS,
@@ -45,10 +46,8 @@ from examples.serving.production.storage.schema import (
 from examples.serving.production.storage.writer import (
     PredictionWriter,
     claim_key,
-    count_rows,
     release_key,
     store_predictions,
-    summarize_recent,
 )
 
 __all__ = [

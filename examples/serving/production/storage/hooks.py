@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, request
 
 from examples.serving.errors import ApiError
+from examples.serving.production.migrations import upgrade
 from examples.serving.production.storage.schema import (
     IN_FLIGHT,
     IdempotencyKey,
@@ -164,8 +165,6 @@ def init_app(
     order, so this one runs first and the others (logs, metrics, headers) see its 503."""
     engine = create_storage_engine(database_url, busy_timeout_ms)
     if migrate:
-        from examples.serving.production.migrations import upgrade
-
         upgrade(engine)
         engine.dispose()  # the migration's connection is not needed by the requests
     app.extensions["prediction_store"] = engine

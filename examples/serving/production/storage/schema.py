@@ -143,3 +143,13 @@ def to_json_text(value) -> str:
 
 
 STORED_COLUMNS = [column.name for column in predictions.columns if column.name != "id"]
+
+
+def compiled_for_driver(dialect, statement, column_keys=None):
+    """A statement's SQL for this database and a function turning named values into the driver's
+    parameters: a tuple in placeholder order for SQLite's `?`, the dict itself for psycopg."""
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+    if compiled.positional:
+        order = compiled.positiontup
+        return str(compiled), lambda values: tuple(values[name] for name in order)
+    return str(compiled), lambda values: values

@@ -21,6 +21,7 @@ from examples.serving.production.storage.schema import (
     IdempotencyKey,
     StoredAnswer,
     StoredPrediction,
+    compiled_for_driver,
     idempotency_keys,
     predictions,
 )
@@ -45,11 +46,13 @@ class PredictionWriter:
         self.stamp = created_at.bind_processor(dialect) or (lambda moment: moment)
         self._local = threading.local()
         keys = idempotency_keys.c
-        self.insert_key = _compiled(dialect, idempotency_keys.insert(), [c.name for c in keys])
-        self.delete_expired = _compiled(
+        self.insert_key = compiled_for_driver(
+            dialect, idempotency_keys.insert(), [c.name for c in keys]
+        )
+        self.delete_expired = compiled_for_driver(
             dialect, idempotency_keys.delete().where(keys.expires_at < sa.bindparam("now"))
         )
-        self.select_key = _compiled(
+        self.select_key = compiled_for_driver(
             dialect,
             sa.select(keys.request_hash, keys.response).where(
                 keys.client == sa.bindparam("client"), keys.key == sa.bindparam("key")
@@ -62,7 +65,7 @@ class PredictionWriter:
             keys.key == sa.bindparam("claim_key"),
             keys.request_hash == sa.bindparam("claim"),
         )
-        self.complete_key = _compiled(
+        self.complete_key = compiled_for_driver(
             dialect,
             idempotency_keys.update()
             .where(this_claim)
@@ -72,7 +75,7 @@ class PredictionWriter:
                 expires_at=sa.bindparam("new_expires_at"),
             ),
         )
-        self.release_key = _compiled(dialect, idempotency_keys.delete().where(this_claim))
+        self.release_key = compiled_for_driver(dialect, idempotency_keys.delete().where(this_claim))
 
     def parameters(self, rows: Sequence[StoredPrediction], now: datetime) -> list:
         """The driver's parameters for `rows`, all stamped with the time `now`. The JSON columns
@@ -201,16 +204,6 @@ def _claim_of(key: IdempotencyKey) -> dict:
     return {"claim_client": key.client, "claim_key": key.key, "claim": key.claim}
 
 
-def _compiled(dialect, statement, column_keys=None):
-    """A statement's SQL for this database and a function turning named values into the driver's
-    parameters: a tuple in placeholder order for SQLite's `?`, the dict itself for psycopg."""
-    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-    if compiled.positional:
-        order = compiled.positiontup
-        return str(compiled), lambda values: tuple(values[name] for name in order)
-    return str(compiled), lambda values: values
-
-
 # One writer per engine, forgotten with the engine.
 _writers: weakref.WeakKeyDictionary[sa.Engine, PredictionWriter] = weakref.WeakKeyDictionary()
 
@@ -252,33 +245,3 @@ def claim_key(engine: sa.Engine, key: IdempotencyKey) -> StoredAnswer | None:
 def release_key(engine: sa.Engine, key: IdempotencyKey) -> None:
     """Give up a claim made by `claim_key` (its request failed, so a retry may run)."""
     _writer(engine).release(key)
-
-
-def summarize_recent(engine: sa.Engine, minutes: float = 60) -> dict:
-    """Counts of the predictions made in the last `minutes`: in total, by class, by model version."""
-    since = datetime.now(UTC) - timedelta(minutes=minutes)
-    recent = predictions.c.created_at >= since
-    count = sa.func.count()
-    with engine.connect() as connection:
-        by_class = connection.execute(
-            sa.select(predictions.c.predicted_class, count)
-            .where(recent)
-            .group_by(predictions.c.predicted_class)
-        ).all()
-        by_version = connection.execute(
-            sa.select(predictions.c.model_version, count)
-            .where(recent)
-            .group_by(predictions.c.model_version)
-        ).all()
-    return {
-        "minutes": minutes,
-        "total": sum(n for _, n in by_class),
-        "by_class": dict(sorted(by_class)),
-        "by_model_version": dict(sorted(by_version)),
-    }
-
-
-def count_rows(engine: sa.Engine) -> int:
-    """How many predictions the table holds."""
-    with engine.connect() as connection:
-        return connection.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one()
