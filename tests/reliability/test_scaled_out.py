@@ -124,6 +124,9 @@ def test_three_instances_behind_tls_nginx_lose_nothing(tmp_path, model_dir, wine
                     postgres.extra["start"]()
                     database_up = time.perf_counter() - begin
                 outcomes = result[0]
+                # The access log of the load alone: the credential checks below may be answered
+                # (401) by the unready instance, which checks credentials before readiness.
+                log = read_access_log(proxy)
                 # Client identity behind the proxy: 3 bad keys use up one address's allowance of
                 # failures; the same address with a forged X-Forwarded-For is still refused, and
                 # another address is not.
@@ -138,7 +141,6 @@ def test_three_instances_behind_tls_nginx_lose_nothing(tmp_path, model_dir, wine
                 alice_statuses = [ask(alice) for _ in range(4)]
                 forged = ask(alice, **{"X-Forwarded-For": "203.0.113.7"})
                 bob_status = ask(bob)
-                log = read_access_log(proxy)
                 error_log = (proxy.extra["directory"] / "error.log").read_text()
         stored = rows_per_request(postgres.extra["url"], "scaled")
     statuses = Counter(o.status for o in outcomes)
@@ -168,8 +170,10 @@ def test_three_instances_behind_tls_nginx_lose_nothing(tmp_path, model_dir, wine
     # (plus a few fail_timeouts while the live instance reconnects to the database and nginx
     # still leaves it out; a generous margin for a loaded machine); see the docstring.
     bad_gateway = [o for o in outcomes if o.status == 502]
-    windows = [(killed - 0.5, killed + 3 * FAIL_TIMEOUT_S + 2.0),
-               (database_down - 0.5, database_up + 3 * FAIL_TIMEOUT_S + 2.0)]  # fmt: skip
+    # The client's clock and nginx's decisions are a scheduler's tick apart on a loaded machine:
+    # 2 s of margin before each fault (the faults are SECONDS / 4 apart).
+    windows = [(killed - 2.0, killed + 3 * FAIL_TIMEOUT_S + 2.0),
+               (database_down - 2.0, database_up + 3 * FAIL_TIMEOUT_S + 2.0)]  # fmt: skip
     outside = [o.start for o in bad_gateway if not any(a <= o.start <= b for a, b in windows)]
     assert not outside, (outside[:5], windows)
     assert error_log.count("no live upstreams") >= 0.9 * len(bad_gateway)
