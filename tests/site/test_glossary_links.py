@@ -31,9 +31,7 @@ SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
 # Terms that only the welcome, setup or reliability pages link, not a chapter. This list may only
 # SHRINK: link each from the chapter that explains it (the lead's edit), then remove it here.
 LINKED_ONLY_FROM_OTHER_PAGES = {
-    "model serving",  # welcome page only; chapter 1 serves a model without naming the term
     "fault injection",  # reliability page only; chapter 26 breaks a worker on purpose
-    "fuzzing",  # reliability page only; chapter 13's property-based tests are the nearest
 }
 
 GLOSSARY_PAGE = """# Glossary
