@@ -38,7 +38,7 @@ def create_app(
     leave_out: Iterable[str] = (),
 ) -> Flask:
     """A new app: settings from the environment unless given; the model loaded unless given.
-    `leave_out` is for measuring what each production feature costs (benchmarks/run.py); no
+    `leave_out` is for measuring what each production feature costs (benchmarks/contenders.py builds those variants); no
     setting reaches it, so no operator can switch the prediction store off by mistake."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
