@@ -20,7 +20,7 @@ RECORD = REPO_ROOT / "tests" / "reliability" / "last-run.txt"
 EXPECTED = (
     "run started", "run commit", "run machine", "run scale", "run duration", "run outcome",
     "schemathesis", "hypothesis bodies", "load c=1", "load c=8", "load c=32",
-    "SIGKILL worker", "SIGTERM master", "locked database", "rate limit",
+    "SIGKILL worker", "SIGTERM master", "locked database", "rate limit", "scaled out",
 )  # fmt: skip
 
 
