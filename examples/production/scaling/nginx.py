@@ -36,6 +36,13 @@ LOG_FORMAT = (
     'status=$status upstream="$upstream_addr" upstream_status="$upstream_status" '
     'request_time=$request_time upstream_time="$upstream_response_time" request="$request"'
 )
+# The body of nginx's 503 when no instance can answer (NginxSettings.json_errors): the shape of
+# examples/serving/errors.py, so that clients parse one shape whoever answered.
+NO_INSTANCE_BODY = (
+    '{"error": {"status": 503, "code": "unavailable", '
+    '"message": "nginx got no answer from any instance of the service; try again after Retry-After seconds.", '
+    '"details": []}}'
+)
 LOG_LINE = re.compile(r'(\w+)=(?:"([^"]*)"|(\S+))')
 
 
@@ -81,6 +88,12 @@ class NginxSettings:
     # Strict-Transport-Security on HTTPS answers: a browser that saw it uses only HTTPS for this
     # host for max-age seconds, so a forged plain-HTTP page cannot be slipped in first.
     hsts_seconds: int = 31536000
+    # When no instance can answer (every one refused, failed or timed out), nginx's own answer is
+    # an HTML 502 or 504. With json_errors it answers 503 in the service's JSON error shape with
+    # Retry-After instead, so a client parses one shape and knows when to try again. Off by
+    # default: chapter 23 shows nginx's plain behaviour first.
+    json_errors: bool = False
+    retry_after_s: int = 5
 
     def __post_init__(self) -> None:
         if self.balance not in {"least_conn", "round_robin"}:
@@ -120,6 +133,23 @@ def render_nginx_config(settings: NginxSettings) -> str:
     # location that adds X-Upstream must repeat HSTS.
     if settings.tls is not None and settings.reveal_upstream:
         reveal += f'\n            add_header Strict-Transport-Security "max-age={settings.hsts_seconds}" always;'
+    no_instance_page, no_instance = "", ""
+    if settings.json_errors:
+        no_instance_page = "\n            error_page 502 504 = @no_instance;"
+        # A location with add_header of its own inherits none from the server: repeat HSTS.
+        hsts = (
+            f'\n            add_header Strict-Transport-Security "max-age={settings.hsts_seconds}" always;'
+            if settings.tls is not None
+            else ""
+        )
+        no_instance = f"""
+
+        # nginx's own 502/504 (no instance could answer), in the service's error shape.
+        location @no_instance {{
+            default_type application/json;
+            add_header Retry-After {settings.retry_after_s} always;{hsts}
+            return 503 '{NO_INSTANCE_BODY}';
+        }}"""
     proxied = f"""
         location / {{
             proxy_pass http://wine_api;
@@ -139,8 +169,8 @@ def render_nginx_config(settings: NginxSettings) -> str:
             proxy_read_timeout {settings.read_timeout_s}s;
             proxy_request_buffering {buffering};
             proxy_buffering {buffering};
-            {reveal}
-        }}"""
+            {reveal}{no_instance_page}
+        }}{no_instance}"""
     health = f"""
         location = {PROXY_HEALTH_PATH} {{
             access_log off;

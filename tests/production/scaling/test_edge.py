@@ -36,13 +36,35 @@ def test_tls_redirect_hsts_and_verification(tmp_path):
             requests.get(https + "/a", timeout=5)
 
 
+def test_no_live_instance_gets_html_502_by_default_and_json_503_when_asked():
+    with run_gunicorn_instances(2, WHOAMI, config=None, ready_path="/") as instances:
+        with (
+            run_nginx(instances.ports) as plain,
+            run_nginx(instances.ports, json_errors=True, retry_after_s=7) as shaped,
+        ):
+            instances.stop(0)
+            instances.stop(1)
+            html = requests.get(plain.url + "/", timeout=10)
+            answers = [requests.post(shaped.url + "/v1/predict", timeout=10) for _ in range(2)]
+            health = requests.get(shaped.url + "/nginx-health", timeout=10)
+    assert html.status_code == 502 and html.headers["Content-Type"].startswith("text/html")
+    for answer in answers:  # refused (then left out): the same JSON 503 both times
+        assert answer.status_code == 503
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["Retry-After"] == "7"
+        error = answer.json()["error"]
+        assert set(error) == {"status", "code", "message", "details"}
+        assert (error["status"], error["code"], error["details"]) == (503, "unavailable", [])
+    assert health.status_code == 200  # nginx itself is up
+
+
 def test_nginx_passes_over_an_unready_instance():
     unready = {"WHOAMI_READY": "false"}
     with run_gunicorn_instances(
         2, WHOAMI, config=None, ready_path="/healthz", instance_env=[unready, {}]
     ) as instances:
         ready_port = instances.ports[1]
-        # nginx's default list (error, timeout, 502): the unready instance's 503s reach clients.
+        # Our default list (error, timeout, 502; nginx's own is error, timeout): the 503s reach clients.
         with run_nginx(instances.ports, balance="round_robin") as proxy:
             statuses = [requests.get(proxy.url + "/", timeout=5).status_code for _ in range(10)]
         assert statuses.count(503) == 5
