@@ -44,6 +44,7 @@ from examples.production.watching.refusals import (
     PairedRefusals,
     class_share_test,
     mcnemar_exact,
+    paired_class_shift,
     refusal_rate_alarm,
     refusal_table,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "newcombe_lower_bound",
     "noninferiority_decision",
     "noninferiority_size",
+    "paired_class_shift",
     "per_arm_summary",
     "psi",
     "psi_band",

@@ -93,3 +93,33 @@ def class_share_test(
     ).set_index("class")
     frame.attrs["p_value"] = p_value
     return frame
+
+
+def paired_class_shift(
+    first: Sequence, second: Sequence, draws: int = 100_000, seed: int = 0
+) -> tuple[int, float]:
+    """(number of items whose answer changed, p-value): did the mix of answers move between two
+    checks of the same items? McNemar's idea for any number of classes: under "no change" each
+    item's two answers are exchangeable, so each changed item is equally likely to have changed
+    the other way. The statistic is the sum over classes of (count in first - count in second)^2;
+    the p-value is the share of the 2^n swaps of the n changed items that give at least the
+    observed statistic, all of them when n <= 16, else `draws` random ones (seeded). With two
+    classes it is McNemar's exact two-sided test."""
+    first, second = np.asarray(first), np.asarray(second)
+    if first.shape != second.shape:
+        raise ValueError("the two checks must cover the same items")
+    changed = first != second
+    classes = np.unique(np.concatenate([first, second]))
+    # Each changed item moves the count difference (first - second) by +1 at its first answer
+    # and -1 at its second; a swap flips that vector's sign.
+    moves = (first[changed, None] == classes).astype(int) - (second[changed, None] == classes)
+    n = len(moves)
+    if n == 0:
+        return 0, 1.0
+    observed = float((moves.sum(axis=0) ** 2).sum())
+    if n <= 16:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    else:
+        signs = np.random.default_rng(seed).choice([-1, 1], size=(draws, n))
+    statistics = ((signs @ moves) ** 2).sum(axis=1)
+    return n, float(np.mean(statistics >= observed - 1e-9))

@@ -22,6 +22,7 @@ from examples.production.watching import (
     newcombe_lower_bound,
     noninferiority_decision,
     noninferiority_size,
+    paired_class_shift,
     refusal_rate_alarm,
     refusal_table,
     sequential_bounds,
@@ -260,3 +261,28 @@ def test_mcnemar_exact_uses_only_the_discordant_pairs():
     # Concordant items do not move the p-value; no discordant item at all gives p = 1.
     assert mcnemar_exact(first + [True] * 50, second + [True] * 50).p_value == paired.p_value
     assert mcnemar_exact([True, False], [True, False]).p_value == 1.0
+
+
+def test_paired_class_shift_with_two_classes_is_mcnemar():
+    for only_first, only_second in [(1, 6), (0, 2), (3, 3), (2, 9)]:
+        first = [True] * only_first + [False] * only_second + [True] * 4 + [False] * 10
+        second = [False] * only_first + [True] * only_second + [True] * 4 + [False] * 10
+        changed, p_value = paired_class_shift(first, second)
+        assert changed == only_first + only_second
+        assert p_value == pytest.approx(mcnemar_exact(first, second).p_value)
+
+
+def test_paired_class_shift_by_hand_and_by_simulation():
+    # Three changed items, each from class 1 to class 0: the 8 swaps give statistics 18 (twice,
+    # all one way) and 2 (six times), so p = 2/8.
+    assert paired_class_shift([1, 1, 1, 2], [0, 0, 0, 2]) == (3, 0.25)
+    # A cycle 0->1->2->0 leaves the mix unchanged: statistic 0, p = 1.
+    assert paired_class_shift([0, 1, 2], [1, 2, 0]) == (3, 1.0)
+    assert paired_class_shift([0, 1], [0, 1]) == (0, 1.0)
+    # More than 16 changed items: random swaps, close to the binomial answer for two classes.
+    first, second = [1] * 14 + [0] * 6, [0] * 14 + [1] * 6
+    assert paired_class_shift(first, second)[1] == pytest.approx(
+        stats.binomtest(6, 20).pvalue, abs=0.01
+    )
+    with pytest.raises(ValueError):
+        paired_class_shift([0, 1], [0])
