@@ -17,6 +17,7 @@ import difflib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -57,6 +58,10 @@ class RunningServer:
     @property
     def pid(self) -> int:
         return self.process.pid if self.process else os.getpid()
+
+    def process_alive(self) -> bool:
+        """For a command: whether its process is still running."""
+        return self.process is not None and self.process.poll() is None
 
     def log(self) -> str:
         """Everything the command has written to stdout and stderr so far."""
@@ -164,7 +169,29 @@ def run_command(
 
     Write `{port}` in `args` (or in the values of `env`) where the command takes its port.
     """
-    port = port or free_port()
+    # A port chosen free may be taken before the server binds it: outgoing connections of other
+    # programs get their local ports from the same range. With a port we chose, try another.
+    for attempt in range(3):
+        running = _start(args, env, cwd, port or free_port())
+        try:
+            wait_until_ready(running.url + ready_path, timeout, alive=running.process_alive)
+        except ServerError as error:
+            log = running.log()
+            _stop_process_tree(running.process, grace)
+            if port is None and attempt < 2 and _ADDRESS_IN_USE.search(log):
+                continue
+            raise ServerError(f"{error}\n--- server log ---\n{log[-3000:]}") from None
+        break
+    try:
+        yield running
+    finally:
+        _stop_process_tree(running.process, grace)
+
+
+_ADDRESS_IN_USE = re.compile(r"Address already in use|Connection in use")
+
+
+def _start(args, env, cwd, port: int) -> RunningServer:
     args = [str(arg).format(port=port) for arg in args]
     full_env = {**os.environ, **{k: str(v).format(port=port) for k, v in (env or {}).items()}}
     log_dir = Path(tempfile.mkdtemp(prefix="toolbox-"))
@@ -173,17 +200,7 @@ def run_command(
         process = subprocess.Popen(  # noqa: S603 - arguments come from the caller, never a shell
             args, env=full_env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT
         )
-    running = RunningServer(host=LOOPBACK, port=port, process=process, log_path=log_path)
-    try:
-        try:
-            wait_until_ready(
-                running.url + ready_path, timeout, alive=lambda: process.poll() is None
-            )
-        except ServerError as error:
-            raise ServerError(f"{error}\n--- server log ---\n{running.log()[-3000:]}") from None
-        yield running
-    finally:
-        _stop_process_tree(process, grace)
+    return RunningServer(host=LOOPBACK, port=port, process=process, log_path=log_path)
 
 
 def _highlight(code: str, lexer_name: str) -> str:

@@ -1,5 +1,6 @@
 """The notebook toolbox: servers start on a free loopback port, answer, and always stop."""
 
+import socket
 import sys
 import threading
 
@@ -8,6 +9,7 @@ import pytest
 import requests
 from flask import Flask
 
+from examples import toolbox
 from examples.toolbox import (
     ServerError,
     free_port,
@@ -175,3 +177,17 @@ def test_show_source_a_marker_of_two_lines_names_them_together(workflow_file):
     # "    image: not-this-one" comes right after "  test:", which makes it one of a kind.
     shown = repr(show_source(workflow_file, start="  test:\n    image:", end="image"))
     assert shown.splitlines() == ["  test:", "    image: not-this-one"]
+
+
+def test_run_command_tries_another_port_when_its_port_is_taken(monkeypatch):
+    """A port chosen free can be taken before the server binds it; run_command then retries."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real = toolbox.free_port
+    monkeypatch.setattr(toolbox, "free_port", lambda: next(ports, None) or real())
+    server = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+    with taken, toolbox.run_command(server, timeout=30) as running:
+        assert running.port != taken.getsockname()[1]
+        assert requests.get(running.url, timeout=10).status_code == 200
