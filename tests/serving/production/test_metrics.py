@@ -75,6 +75,21 @@ def test_requests_and_predictions_are_counted(client):
     assert after[("serving_model_info", (("name", "wine-classifier"), ("version", "1.0.0")))] == 1
 
 
+def test_refusals_are_counted_but_not_timed(client):
+    """A 4xx is a request (counted by status) but not a latency sample: fast refusals would
+    otherwise dilute the slow share the latency SLO watches."""
+    before = read(client)
+    assert client.get("/nowhere").status_code == 404
+    client.post("/v1/predict", json={})
+    after = read(client)
+    unmatched = (("method", "GET"), ("route", "(unmatched)"), ("status", "404"))
+    counted = ("serving_http_requests_total", unmatched)
+    assert after.get(counted, 0) - before.get(counted, 0) == 1
+    for route in ("(unmatched)", "/v1/predict"):
+        timed = ("serving_http_request_duration_seconds_count", (("route", route),))
+        assert after.get(timed, 0) - before.get(timed, 0) == (route == "/v1/predict")
+
+
 def test_failed_predictions_are_not_counted_as_predictions(mini_app):
     metrics.init_app(mini_app)
 
