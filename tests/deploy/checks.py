@@ -61,13 +61,10 @@ def load_all_yaml(path: Path) -> list:
 
 
 # ---------------------------------------------------------------- JSON schemas shipped offline
-def bundled_schema(name: str) -> dict | None:
-    """A JSON schema that check-jsonschema ships (for example 'vendor/compose-spec.json'), or None
-    when that package is not installed."""
-    try:
-        files = resources.files("check_jsonschema.builtin_schemas")
-    except ModuleNotFoundError:
-        return None
+def bundled_schema(name: str) -> dict:
+    """A JSON schema that check-jsonschema ships (for example 'vendor/compose-spec.json'); the
+    package is a pinned requirement, so a missing schema is an error, not a skip."""
+    files = resources.files("check_jsonschema.builtin_schemas")
     return json.loads(files.joinpath(name).read_text())
 
 

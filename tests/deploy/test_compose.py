@@ -8,33 +8,28 @@ from .checks import REPO_ROOT, bundled_schema, compose_problems, load_yaml, sche
 COMPOSE = REPO_ROOT / "compose.yaml"
 
 
-@pytest.fixture(scope="module")
-def compose_schema():
-    schema = bundled_schema("vendor/compose-spec.json")
-    if schema is None:
-        pytest.skip("check-jsonschema (which ships the Compose schema) is not installed")
-    return schema
+COMPOSE_SCHEMA = bundled_schema("vendor/compose-spec.json")
 
 
-def test_compose_file_follows_the_compose_schema(compose_schema):
-    assert schema_errors(load_yaml(COMPOSE), compose_schema) == []
+def test_compose_file_follows_the_compose_schema():
+    assert schema_errors(load_yaml(COMPOSE), COMPOSE_SCHEMA) == []
 
 
 def test_compose_file_follows_our_rules():
     assert compose_problems(load_yaml(COMPOSE)) == []
 
 
-def test_schema_catches_a_misspelled_key(plant, compose_schema):
+def test_schema_catches_a_misspelled_key(plant):
     broken = plant("compose.yaml", "stop_grace_period: 30s", "stop_grace_periods: 30s")
-    errors = schema_errors(load_yaml(broken), compose_schema)
+    errors = schema_errors(load_yaml(broken), COMPOSE_SCHEMA)
     assert any("stop_grace_periods" in error for error in errors), errors
 
 
-def test_schema_catches_a_wrong_type(plant, compose_schema):
+def test_schema_catches_a_wrong_type(plant):
     # ports must be a list. (Many numbers may be strings, "3" or "${RETRIES}", so a word where a
     # number belongs is not a schema error: Compose substitutes variables before it checks.)
     broken = plant("compose.yaml", '    ports:\n      - "127.0.0.1:8000:8000"', "    ports: 8000")
-    errors = schema_errors(load_yaml(broken), compose_schema)
+    errors = schema_errors(load_yaml(broken), COMPOSE_SCHEMA)
     assert "services/api/ports: 8000 is not of type 'array'" in errors, errors
 
 

@@ -3,7 +3,6 @@
 
 import re
 
-import pytest
 import yaml
 
 from .checks import REPO_ROOT, bundled_schema, load_yaml, schema_errors, workflow_problems
@@ -12,16 +11,11 @@ WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
 DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"
 
 
-@pytest.fixture(scope="module")
-def workflow_schema():
-    schema = bundled_schema("vendor/github-workflows.json")
-    if schema is None:
-        pytest.skip("check-jsonschema (which ships the workflow schema) is not installed")
-    return schema
+WORKFLOW_SCHEMA = bundled_schema("vendor/github-workflows.json")
 
 
-def test_workflow_follows_the_github_schema(workflow_schema):
-    assert schema_errors(load_yaml(WORKFLOW), workflow_schema) == []
+def test_workflow_follows_the_github_schema():
+    assert schema_errors(load_yaml(WORKFLOW), WORKFLOW_SCHEMA) == []
 
 
 def test_workflow_follows_our_rules():
@@ -35,14 +29,14 @@ def test_a_yaml_1_1_reader_turns_on_into_true():
     assert workflow_problems(plain)[0].startswith("no 'on:' trigger")
 
 
-def test_schema_catches_a_misspelled_key(plant, workflow_schema):
+def test_schema_catches_a_misspelled_key(plant):
     broken = plant(
         ".github/workflows/ci.yml",
         "  lint:\n    runs-on: ubuntu-24.04",
         "  lint:\n    runs_on: ubuntu-24.04",
         name="ci.yml",
     )
-    errors = schema_errors(load_yaml(broken), workflow_schema)
+    errors = schema_errors(load_yaml(broken), WORKFLOW_SCHEMA)
     assert errors, "a job without runs-on must not validate"
 
 
@@ -112,23 +106,18 @@ def test_the_image_job_records_the_digest():
     assert "steps.build.outputs.imageid" in _steps("image")
 
 
-@pytest.fixture(scope="module")
-def dependabot_schema():
-    schema = bundled_schema("vendor/dependabot.json")
-    if schema is None:
-        pytest.skip("check-jsonschema (which ships the Dependabot schema) is not installed")
-    return schema
+DEPENDABOT_SCHEMA = bundled_schema("vendor/dependabot.json")
 
 
-def test_dependabot_config_follows_its_schema_and_covers_what_we_pin(dependabot_schema):
+def test_dependabot_config_follows_its_schema_and_covers_what_we_pin():
     config = load_yaml(DEPENDABOT)
-    assert schema_errors(config, dependabot_schema) == []
+    assert schema_errors(config, DEPENDABOT_SCHEMA) == []
     assert {update["package-ecosystem"] for update in config["updates"]} == {
         "github-actions",
         "pip",
         "docker",
     }
     broken = dict(config, updates=[{"package-ecosystem": "pip", "directory": "/"}])
-    assert schema_errors(broken, dependabot_schema), (
+    assert schema_errors(broken, DEPENDABOT_SCHEMA), (
         "an update without a schedule must not validate"
     )
