@@ -9,16 +9,12 @@ To check a build made elsewhere (`--path-output DIR`), set BOOK_HTML=DIR/_build/
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 from xml.etree import ElementTree
@@ -28,6 +24,7 @@ import yaml
 
 from tools.book_checks import REPO_ROOT, toc_files
 from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
+from tools.site_server import serve_site
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
 
@@ -56,46 +53,6 @@ def site_url() -> str:
 def site_prefix() -> str:
     """The folder the site is served under (the 404 page's links start with it): '/' or '/NAME/'."""
     return book_sitemap.site_prefix(site_url())
-
-
-class _SiteHandler(SimpleHTTPRequestHandler):
-    """Serves the site under its published prefix; anything else gets the 404 page, as a host would."""
-
-    prefix = "/"
-
-    def log_message(self, *args) -> None:  # keep pytest's output readable
-        pass
-
-    def send_head(self):
-        path = urlsplit(self.path).path
-        if path.startswith(self.prefix):
-            self.path = "/" + self.path[len(self.prefix) :]
-            target = Path(self.translate_path(self.path))
-            if target.exists():
-                return super().send_head()
-        not_found = Path(self.directory) / "404.html"
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(not_found.stat().st_size))
-        self.end_headers()
-        return not_found.open("rb")
-
-
-@contextlib.contextmanager
-def serve_site(directory: Path, prefix: str) -> Iterator[str]:
-    """Serve `directory` on a free 127.0.0.1 port; yield its base URL; stop when the block ends."""
-    handler = functools.partial(
-        type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(directory)
-    )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}{prefix}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass

@@ -11,20 +11,17 @@ Needs `make book` first, chromium, and npm once (thebe is fetched into _build/th
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -32,6 +29,7 @@ import pytest
 from tools import live as live_tool
 from tools.book_checks import REPO_ROOT
 from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
+from tools.site_server import serve_site
 
 pytestmark = pytest.mark.browser
 
@@ -204,23 +202,8 @@ def test_the_kernel_imports_the_book_of_the_site_it_serves(tmp_path):
     assert Path(where).is_relative_to(REPO_ROOT), where
 
 
-@contextlib.contextmanager
-def plain_site(directory: Path) -> Iterator[str]:
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *args: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 def test_the_plain_site_shows_no_live_button_and_loads_no_thebe(running, chromium):
-    with plain_site(SITE) as url:
+    with serve_site(SITE, "/") as url:
         page, requests = open_page(chromium, f"{url}notebooks/04_json.html", (url,))
         try:
             page.wait_for_load_state("networkidle")

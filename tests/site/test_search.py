@@ -46,7 +46,9 @@ def search():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed: run `make system-deps` as root")
     from playwright.sync_api import sync_playwright
-    from test_browser import serve_site, site_prefix
+    from test_browser import site_prefix
+
+    from tools.site_server import serve_site
 
     with serve_site(SITE, site_prefix()) as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
