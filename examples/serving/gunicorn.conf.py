@@ -83,12 +83,13 @@ preload_app = os.environ.get("SERVING_PRELOAD", "true") == "true"
 timeout = int(os.environ.get("SERVING_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests they hold for up to this long, then are killed.
 graceful_timeout = int(os.environ.get("SERVING_GRACEFUL_TIMEOUT", "20"))
-# How long an idle keep-alive connection stays open waiting for the client's next request. Only
-# the gthread worker keeps connections: a sync worker closes each one after its answer and
-# ignores this, which is one reason to put a buffering proxy (nginx) in front of sync workers.
+# How long an idle keep-alive connection stays open waiting for the client's next request. The
+# threaded and the asynchronous workers keep connections; a sync worker closes each one after its
+# answer and ignores this, one more reason to put a buffering proxy (nginx) in front of sync workers.
 keepalive = int(os.environ.get("SERVING_KEEPALIVE", "5"))
-# Connections the kernel queues until a worker accepts one (the listen backlog, gunicorn's default);
-# beyond it new clients are refused. Linux silently caps it at net.core.somaxconn.
+# Connections the kernel queues until a worker accepts one (the listen backlog, gunicorn's default).
+# Beyond it Linux drops new connection attempts (tcp_abort_on_overflow is 0 by default), so clients
+# retry and wait rather than being refused. Linux silently caps it at net.core.somaxconn.
 backlog = 2048
 # Replace a worker after this many requests, plus a random 0 to 10 % so that workers do not all
 # restart at once. A remedy for a slow memory leak, which we have not seen (chapter 16 measures a
@@ -139,7 +140,8 @@ freeze_after_load = os.environ.get("SERVING_GC_FREEZE", "true") == "true"
 
 
 def when_ready(server):
-    """In the master, after the app and its model are loaded, before the workers are forked.
+    """In the master, once the socket is open and before the first worker is forked; with
+    preloading (our default) the app and its model are loaded by then.
 
     gc.freeze() moves every object that exists now (the model, scikit-learn, pandas) out of the
     garbage collector's sight. A full collection in a worker then no longer walks those millions
