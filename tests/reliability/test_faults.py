@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sqlite3
 import time
 
 import psutil
@@ -24,6 +23,7 @@ from tests.reliability.conftest import (
     scaled,
     stored_request_ids,
 )
+from tests.sqlite_lock import exclusive_lock
 
 CONCURRENCY = 8
 SECONDS = scaled(3.0, 30.0)
@@ -41,6 +41,19 @@ def load(server, wine, prefix: str, seconds: float = SECONDS):
         headers={"X-API-Key": KEY},
         timeout=20,
     )
+
+
+def after_load(server, result, prefix: str, field: str):
+    """What a background load left: its outcomes, the rows stored per request id, and one field
+    of each of its log lines by request id; the log must be clean (no traceback)."""
+    stored = stored_request_ids(server.extra["database"], prefix)
+    logged = {
+        line["request_id"]: line[field]
+        for line in json_log_lines(server)
+        if str(line.get("request_id", "")).startswith(f"{prefix}-")
+    }
+    assert_clean_log(server)
+    return result[0], stored, logged
 
 
 def test_a_worker_killed_mid_load_is_replaced_and_no_answer_is_lost(tmp_path, model_dir, wine):
@@ -80,14 +93,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_with_0(tmp_path, model_d
             time.sleep(SECONDS / 3)
             server.process.send_signal(signal.SIGTERM)
             code = server.process.wait(timeout=30)
-        outcomes = result[0]
-        stored = stored_request_ids(server.extra["database"], "term")
-        handled = {
-            line["request_id"]: line["status"]
-            for line in json_log_lines(server)
-            if str(line.get("request_id", "")).startswith("term-")
-        }
-        assert_clean_log(server)
+        outcomes, stored, handled = after_load(server, result, "term", "status")
     assert code == 0
     ok = answered_ok(outcomes)
     # Every request the application handled got its answer to the client, with its row.
@@ -107,19 +113,9 @@ def test_a_locked_database_fails_promptly_with_503_and_recovers(tmp_path, model_
     with gunicorn(tmp_path, model_dir) as server:
         with background(load, server, wine, "lock", SECONDS + hold) as result:
             time.sleep(SECONDS / 4)
-            holder = sqlite3.connect(server.extra["database"], isolation_level=None)
-            holder.execute("BEGIN EXCLUSIVE")
-            time.sleep(hold)
-            holder.execute("ROLLBACK")
-            holder.close()
-        outcomes = result[0]
-        stored = stored_request_ids(server.extra["database"], "lock")
-        milliseconds = {
-            line["request_id"]: line["duration_ms"]
-            for line in json_log_lines(server)
-            if str(line.get("request_id", "")).startswith("lock-")
-        }
-        assert_clean_log(server)
+            with exclusive_lock(server.extra["database"]):
+                time.sleep(hold)
+        outcomes, stored, milliseconds = after_load(server, result, "lock", "duration_ms")
     refused = [o for o in outcomes if o.status != 200]
     assert refused, "the lock did not make any request fail"
     assert {(o.status, o.code) for o in refused} == {(503, "unavailable")}

@@ -18,6 +18,7 @@ from examples.model import ensure_model
 from examples.serving.production import auth
 from examples.toolbox import free_port, run_command
 from tests.metrics_text import metric
+from tests.sqlite_lock import exclusive_lock
 
 KEY = "ci-key-for-the-gunicorn-tests-0123456789"
 LIMITED_KEY = "a-second-key-that-runs-into-the-limit"
@@ -207,10 +208,7 @@ def test_the_limit_holds_across_workers(server, wine):
 
 
 def test_a_locked_database_gives_a_prompt_503_then_recovers(server, wine):
-    holder = sqlite3.connect(server.extra["database"], isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        started = time.monotonic()
+    with exclusive_lock(server.extra["database"]) as started:
         response = requests.post(
             server.url + "/v1/predict",
             json={"features": wine},
@@ -218,9 +216,6 @@ def test_a_locked_database_gives_a_prompt_503_then_recovers(server, wine):
             timeout=10,
         )
         waited = time.monotonic() - started
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert waited < 2

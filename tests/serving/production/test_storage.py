@@ -1,7 +1,6 @@
 """Every prediction stored before the answer leaves; a locked database answers 503 and recovers;
 the schema is built and evolved by migrations."""
 
-import sqlite3
 import time
 import uuid
 
@@ -16,6 +15,7 @@ from examples.serving.production.migrations import (
     upgrade,
 )
 from examples.serving.production.migrations.cli import main as migrations_main
+from tests.sqlite_lock import exclusive_lock
 
 
 @pytest.fixture
@@ -75,15 +75,9 @@ def test_a_batch_is_stored_in_one_transaction(app_and_engine):
 def test_a_locked_database_gives_a_prompt_503_then_recovers(app_and_engine, database_path):
     app, engine = app_and_engine
     client = app.test_client()
-    holder = sqlite3.connect(database_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        started = time.perf_counter()
+    with exclusive_lock(database_path) as started:
         response = client.post("/v1/predict", json={})
-        waited = time.perf_counter() - started
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        waited = time.monotonic() - started
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
     assert waited < 2.0
