@@ -2,13 +2,11 @@
 
 import json
 import sys
-from io import StringIO
 
 import pytest
-from sphinx.application import Sphinx
-from sphinx.util.docutils import docutils_namespace
 
 from tools.book_checks import REPO_ROOT
+from tools.mini_sphinx import build_html
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
 
@@ -45,21 +43,8 @@ def build(tmp_path, pages: dict[str, str], fresh: bool = True, **config) -> tupl
     (source / "conf.py").write_text(
         "extensions = ['cheat_sheets', 'nbval_status', 'book_sitemap']\n"
     )
-    warnings = StringIO()
-    with docutils_namespace():  # several Sphinx apps in one process, each with clean registries
-        app = Sphinx(
-            str(source),
-            str(source),
-            str(tmp_path / "html"),
-            str(tmp_path / "doctrees"),
-            "html",
-            confoverrides=config,
-            status=None,
-            warning=warnings,
-            freshenv=fresh,
-        )
-        app.build()
-    return (tmp_path / "html" / "index.html").read_text(), warnings.getvalue()
+    warnings = build_html(source, tmp_path, config, fresh)
+    return (tmp_path / "html" / "index.html").read_text(), warnings
 
 
 def test_gunicorn_settings_reads_flags_and_defaults_from_gunicorn(tmp_path):

@@ -7,13 +7,10 @@ tiny planted book (always), then on the built site in _build/html (skipped when 
 
 import os
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from sphinx.application import Sphinx
-from sphinx.util.docutils import docutils_namespace
 
 from tools.book_checks import (
     REPO_ROOT,
@@ -24,6 +21,7 @@ from tools.book_checks import (
     source_path,
     toc_files,
 )
+from tools.mini_sphinx import build_html
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
 SITE = Path(os.environ.get("BOOK_HTML", REPO_ROOT / "_build" / "html"))
@@ -66,20 +64,8 @@ def build_tiny_book(tmp_path) -> Path:
     )
     (source / "glossary.md").write_text(GLOSSARY_PAGE)
     (source / "conf.py").write_text("extensions = ['myst_parser', 'glossary_backlinks']\n")
-    warnings = StringIO()
-    with docutils_namespace():
-        app = Sphinx(
-            str(source),
-            str(source),
-            str(tmp_path / "html"),
-            str(tmp_path / "doctrees"),
-            "html",
-            status=None,
-            warning=warnings,
-            freshenv=True,
-        )
-        app.build()
-    assert "WARNING" not in warnings.getvalue(), warnings.getvalue()
+    warnings = build_html(source, tmp_path)
+    assert "WARNING" not in warnings, warnings
     return tmp_path / "html"
 
 
