@@ -40,7 +40,6 @@ KNOWN = (
     "17: The third target is generous, yet 200 requests cannot decide it: no order statistic of 200",
     "17: The system is the pausing service without pauses, doing 2 ms of work per request in one sy",
     "17: Each service's median round, then each comparison: the ratio of CPU per request in each ro",
-    "17: CPU time cannot see the waiting: a connection that finds the lock taken calls SQLite's bus",
     "17b: Two hundred coroutines that each wait 50 ms:",
     "17b: Say each prediction must first fetch a customer record from another service that takes 50 ",
     "17b: By {term}CODE, a server that can hold MATH requests at once, each lasting 50 ms, answers a",
