@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -42,12 +42,12 @@ class QuantileInterval:
     p: float
     confidence: float
     n: int
-    low: float | None
-    high: float | None
-    low_rank: int | None
-    high_rank: int | None
-    coverage: float | None  # exact coverage for a continuous distribution, at least `confidence`
     needs_n: int  # the smallest sample size for which this interval exists
+    low: float | None = None
+    high: float | None = None
+    low_rank: int | None = None
+    high_rank: int | None = None
+    coverage: float | None = None  # exact coverage for a continuous law, at least `confidence`
 
     @property
     def exists(self) -> bool:
@@ -109,15 +109,14 @@ def quantile_upper_bound(
     """A distribution-free upper confidence bound for the p-quantile: the smallest order statistic
     that lies at or above q_p with probability at least `confidence`."""
     data = _sorted(values)
-    n = data.size
-    needs = min_samples_for_upper_bound(p, confidence)
-    rank = upper_bound_rank(n, p, confidence)
-    if rank is None:
-        return QuantileInterval(p, confidence, n, None, None, None, None, None, needs)
-    coverage = float(stats.binom.cdf(rank - 1, n, p))
-    return QuantileInterval(
-        p, confidence, n, None, float(data[rank - 1]), None, rank, coverage, needs
+    interval = QuantileInterval(
+        p, confidence, data.size, min_samples_for_upper_bound(p, confidence)
     )
+    rank = upper_bound_rank(data.size, p, confidence)
+    if rank is None:
+        return interval
+    coverage = float(stats.binom.cdf(rank - 1, data.size, p))
+    return replace(interval, high=float(data[rank - 1]), high_rank=rank, coverage=coverage)
 
 
 def interval_ranks(n: int, p: float, confidence: float) -> tuple[int, int] | None:
@@ -169,11 +168,19 @@ def quantile_interval(
     needs = min_samples_for_interval(p, confidence)
     ranks = interval_ranks(n, p, confidence)
     if ranks is None:
-        return QuantileInterval(p, confidence, n, None, None, None, None, None, needs)
+        return QuantileInterval(p, confidence, n, needs)
     low, high = ranks
     coverage = float(stats.binom.cdf(high - 1, n, p) - stats.binom.cdf(low - 1, n, p))
     return QuantileInterval(
-        p, confidence, n, float(data[low - 1]), float(data[high - 1]), low, high, coverage, needs
+        p,
+        confidence,
+        n,
+        needs,
+        low=float(data[low - 1]),
+        high=float(data[high - 1]),
+        low_rank=low,
+        high_rank=high,
+        coverage=coverage,
     )
 
 

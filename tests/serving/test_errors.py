@@ -8,6 +8,7 @@ from flask import abort
 
 from examples.serving import Settings, create_app
 from examples.serving.predictor import load_predictor
+from tests.chunked import post_chunked
 
 
 def assert_error(response, status, code):
@@ -211,22 +212,12 @@ def test_a_huge_integer_is_named_as_such(client, features, digits):
 
 def test_a_chunked_body_over_the_limit_is_413_not_400(model_dir, tmp_path, features):
     """No Content-Length: Werkzeug reads up to the limit and stops; the rest must still count."""
-    import http.client
-
     from examples.toolbox import serve_app
 
     exact = json.dumps({"features": features}).encode()
     larger = json.dumps({"features": features, "padding": "x" * 300}).encode()
     app = create_app(Settings.isolated(tmp_path, model_dir, max_body_bytes=len(exact)))
-    answers = []
     with serve_app(app) as server:
-        for body in (exact, larger):
-            connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-            # An iterable body without Content-Length: http.client sends it chunked.
-            headers = {"Content-Type": "application/json"}
-            connection.request("POST", "/v1/predict", body=iter([body]), headers=headers)
-            response = connection.getresponse()
-            answers.append((response.status, json.loads(response.read())))
-            connection.close()
+        answers = [post_chunked(server, "/v1/predict", body) for body in (exact, larger)]
     assert answers[0][0] == 200, answers  # exactly at the limit is allowed
     assert answers[1][0] == 413 and answers[1][1]["error"]["code"] == "payload_too_large"

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.imported_from import examples_location
 from tools.book_checks import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
@@ -102,15 +103,8 @@ def test_the_unpacked_archive_passes_the_books_own_check_of_a_chapter(tmp_path):
         opened.extractall(tmp_path, filter="data")
     copy = tmp_path / code_archive.ARCHIVE_FOLDER
     env = {**os.environ, "PYTHONPATH": str(copy)}
-    where = subprocess.run(
-        [sys.executable, "-c", "import examples; print(examples.__file__)"],
-        env=env,
-        cwd=copy / "notebooks",
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert Path(where).is_relative_to(copy), where
+    where = examples_location(copy / "notebooks", env)
+    assert where.is_relative_to(copy), where
     result = subprocess.run(
         [
             sys.executable,
@@ -236,15 +230,8 @@ def test_the_first_cell_installs_the_book_from_the_archive_into_a_fresh_venv(tmp
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"installed the book from {archive}" in result.stdout
     assert result.stdout.endswith("the book's package is available\n")
-    where = subprocess.run(  # a new process: the editable install, not the cell's sys.path
-        [python, "-c", "import examples.toolbox; print(examples.__file__)"],
-        cwd=tmp_path,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert Path(where).is_relative_to(reader / code_archive.ARCHIVE_FOLDER), where
+    where = examples_location(tmp_path, environment, python)  # the editable install's copy
+    assert where.is_relative_to(reader / code_archive.ARCHIVE_FOLDER), where
 
 
 def test_a_downloaded_chapter_with_the_package_runs_its_first_cell_quietly(tmp_path):

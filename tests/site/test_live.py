@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.imported_from import examples_location
 from tools import live as live_tool
 from tools.book_checks import REPO_ROOT
 from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
@@ -191,15 +191,8 @@ def test_the_kernel_imports_the_book_of_the_site_it_serves(tmp_path):
     """make live's kernel runs this repository's `examples`, whatever the venv's -e points at."""
     environment = live_tool.server_environment("a-token")
     assert environment["JUPYTER_TOKEN"] == "a-token"
-    where = subprocess.run(
-        [sys.executable, "-c", "import examples; print(examples.__file__)"],
-        env=environment,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert Path(where).is_relative_to(REPO_ROOT), where
+    where = examples_location(tmp_path, environment)
+    assert where.is_relative_to(REPO_ROOT), where
 
 
 def test_the_plain_site_shows_no_live_button_and_loads_no_thebe(running, chromium):

@@ -1,6 +1,5 @@
 """Step 3 fails well: every bad request gets the right status and the one error shape."""
 
-import http.client
 import json
 
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from examples.model import FEATURE_NAMES, split_data
 from examples.steps.ch11_validate import app as ch11
 from examples.toolbox import serve_app
+from tests.chunked import post_chunked
 
 JSON = {"Content-Type": "application/json"}
 
@@ -200,14 +200,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_over_a_real_socket(row, monkeypa
     sets Content-Length, so only a real server and a chunked request show this path."""
     exact = json.dumps({"features": row}).encode()
     monkeypatch.setitem(ch11.app.config, "MAX_CONTENT_LENGTH", len(exact))
-    answers = []
     with serve_app(ch11.app) as server:
-        for body in (exact, exact + b" " * 100):
-            connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-            # An iterable body without Content-Length: http.client sends it chunked.
-            connection.request("POST", "/predict", body=iter([body]), headers=JSON)
-            response = connection.getresponse()
-            answers.append((response.status, json.loads(response.read())))
-            connection.close()
+        answers = [post_chunked(server, "/predict", body) for body in (exact, exact + b" " * 100)]
     assert answers[0][0] == 200, answers  # exactly at the limit is allowed
     assert answers[1][0] == 413 and answers[1][1]["error"]["code"] == "payload_too_large"

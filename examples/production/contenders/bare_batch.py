@@ -8,16 +8,13 @@ import numpy as np
 from flask import Flask, request
 
 from examples.model import CLASS_NAMES, FEATURE_NAMES, ensure_model
+from examples.production.contenders.flask_base import health_checked_app
 
 
 def create_app(model_dir: str | None = None) -> Flask:
     loaded = ensure_model(model_dir)
     pipeline, version = loaded.pipeline, loaded.metadata.version
-    app = Flask(__name__)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    app = health_checked_app(__name__)
 
     @app.post("/v1/predict/batch")
     def predict_batch():

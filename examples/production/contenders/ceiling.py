@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from examples.production.contenders.flask_base import health_checked_app
+
 CONSTANT_REPLY = {
     "prediction": "class_0",
     "probabilities": {"class_0": 0.97, "class_1": 0.02, "class_2": 0.01},
@@ -16,11 +18,7 @@ CONSTANT_REPLY = {
 
 
 def create_app() -> Flask:
-    app = Flask(__name__)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    app = health_checked_app(__name__)
 
     @app.post("/v1/predict")
     def predict():

@@ -15,17 +15,14 @@ import pandas as pd
 from flask import Flask, request
 
 from examples.model import CLASS_NAMES, FEATURE_NAMES, MODEL_VERSION
+from examples.production.contenders.flask_base import health_checked_app
 
 
 def create_app() -> Flask:
     # The model was fitted on an array; a DataFrame makes scikit-learn warn on every call. The
     # naive service still pays for the check, but its log stays readable.
     warnings.filterwarnings("ignore", message="X has feature names")
-    app = Flask(__name__)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    app = health_checked_app(__name__)
 
     @app.post("/v1/predict")
     def predict():

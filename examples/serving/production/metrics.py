@@ -62,34 +62,34 @@ class ServiceMetrics:
             registry=self.registry,
         )
         # "max" across processes: every worker reports 1 for the version it serves.
-        self.model_info = Gauge(
+        self.model_info = self._gauge(
             "serving_model_info",
             "The model being served (value 1, details in the labels).",
-            ["name", "version"],
-            multiprocess_mode="max",
-            registry=self.registry,
+            mode="max",
+            labels=["name", "version"],
         )
 
         # For the alerts (deploy/prometheus/alerts.yml). "livesum": the sum over the workers
         # alive now; a dead worker's value is dropped (gunicorn.conf.py's child_exit).
-        self.in_progress = Gauge(
+        self.in_progress = self._gauge(
             "serving_http_requests_in_progress",
             "Requests a worker is handling now (0 or 1 for a sync worker).",
-            multiprocess_mode="livesum",
-            registry=self.registry,
+            mode="livesum",
         )
-        self.workers = Gauge(
+        self.workers = self._gauge(
             "serving_workers",
             "Worker processes alive (each sets 1 when it starts: gunicorn.conf.py's post_fork).",
-            multiprocess_mode="livesum",
-            registry=self.registry,
+            mode="livesum",
         )
-        self.ready = Gauge(
+        self.ready = self._gauge(
             "serving_ready",
             "1 when the model is loaded and verified (what /readyz says), else 0.",
-            multiprocess_mode="max",
-            registry=self.registry,
+            mode="max",
         )
+
+    def _gauge(self, name: str, documentation: str, *, mode: str, labels=()) -> Gauge:
+        """A gauge in this registry; `mode` says how the workers' values combine in one scrape."""
+        return Gauge(name, documentation, labels, multiprocess_mode=mode, registry=self.registry)
 
     def scraped_registry(self) -> CollectorRegistry:
         """What a scrape reads: every worker's files when there are several, else this process."""
