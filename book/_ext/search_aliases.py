@@ -56,15 +56,15 @@ def add_alias_entries(app: Sphinx, doctree: nodes.document) -> None:
         app.env.get_domain("index").entries.setdefault(docname, []).append(entry)
 
 
-def reread_alias_pages(app, env, added, changed, removed) -> list[str]:
-    """Pages with an alias, read again on every build. Sphinx 7.4 rebuilds the search index's
+def rewrite_alias_pages(app: Sphinx, env) -> list[str]:
+    """Pages with an alias, written again on every build. Sphinx 7.4 rebuilds the search index's
     index entries only from the pages it writes, so an incremental build would drop the aliases
-    of the pages that did not change."""
-    pages = {page for page, _ in ALIASES.values()}
-    return sorted(pages & set(env.found_docs) - added - changed)
+    of the pages that did not change. Writing is enough: the entries live in the stored doctree,
+    so the pages are not read again (env-get-updated, not env-get-outdated)."""
+    return sorted({page for page, _ in ALIASES.values()} & set(env.found_docs))
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", add_alias_entries)
-    app.connect("env-get-outdated", reread_alias_pages)
+    app.connect("env-get-updated", rewrite_alias_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

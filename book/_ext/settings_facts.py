@@ -9,18 +9,35 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GUNICORN_CONF = REPO_ROOT / "examples" / "serving" / "gunicorn.conf.py"
+SERVING = REPO_ROOT / "examples" / "serving"
+GUNICORN_CONF = SERVING / "gunicorn.conf.py"
+
+
+def serving_module(name: str) -> ModuleType:
+    """One module of examples/serving, loaded from its file alone. Importing it as
+    `examples.serving.<name>` would run the package's __init__, which builds the whole service
+    (scikit-learn, skops, ...) and adds seconds to every build, even one with nothing to do."""
+    qualified = f"book_settings_facts.{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, SERVING / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module  # a dataclass looks its module up while it is made
+        spec.loader.exec_module(module)
+    return sys.modules[qualified]
 
 
 def settings_defaults() -> dict[str, object]:
     """Each field of Settings with its default (a dataclass or a pydantic-settings model)."""
-    from examples.serving.settings import Settings
+    Settings = serving_module("settings").Settings  # noqa: N806 - a class
 
     if dataclasses.is_dataclass(Settings):
         return {
@@ -46,8 +63,7 @@ def default_bind() -> str:
 
 def facts() -> dict[str, str]:
     """Substitution name -> text, e.g. serving_busy_timeout -> '1000 ms'."""
-    from examples.serving.errors import CODES
-
+    codes = serving_module("errors").CODES
     defaults = settings_defaults()
     busy_ms = int(defaults["database_busy_timeout_ms"])
     bind = default_bind()
@@ -67,7 +83,7 @@ def facts() -> dict[str, str]:
         "serving_idempotency_key_lifetime": f"{int(defaults['idempotency_key_seconds']) / 3600:g} hours",
     }
     # status_validation_error -> '422', status_bad_request -> '400', ...: the status of each code.
-    found.update({f"status_{code}": str(status) for status, code in CODES.items()})
+    found.update({f"status_{code}": str(status) for status, code in codes.items()})
     return found
 
 
