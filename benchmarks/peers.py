@@ -34,20 +34,21 @@ def environment_dir() -> Path:
 
 def peer_python(log=print) -> Path:
     """The peers' interpreter, installing their environment first if it is not complete. Raises
-    RuntimeError with pip's last lines when the packages cannot be installed."""
+    RuntimeError with uv's last lines when the packages cannot be installed."""
     folder = environment_dir()
     python, done = folder / "bin" / "python", folder / ".complete"
     if done.exists():
         return python
-    log(f"installing the framework peers' environment into {folder} (once; about a minute)")
-    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    log(f"installing the framework peers' environment into {folder} (once)")
+    venv.EnvBuilder(with_pip=False, clear=True).create(folder)
+    # uv, from the book's own environment (requirements.txt pins it), installs into the new one.
     finished = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", str(python),
          "-r", str(PINS)],
         capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S,
     )  # fmt: skip
     if finished.returncode != 0:
-        raise RuntimeError(f"pip could not install the peers: {finished.stderr.strip()[-400:]}")
+        raise RuntimeError(f"uv could not install the peers: {finished.stderr.strip()[-400:]}")
     done.write_text(PINS.read_text())
     return python
 
