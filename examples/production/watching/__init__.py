@@ -15,6 +15,7 @@ from examples.production.watching.calibration import (
 from examples.production.watching.canary import (
     CanarySize,
     Comparison,
+    NoninferiorityDesign,
     bootstrap_difference,
     compare_proportions,
     disagreement,
@@ -81,6 +82,7 @@ __all__ = [
     "mcnemar_exact",
     "newcombe_lower_bound",
     "noninferiority_decision",
+    "NoninferiorityDesign",
     "noninferiority_size",
     "paired_class_shift",
     "per_arm_summary",

@@ -103,34 +103,50 @@ class CanarySize:
         return self.stable + self.canary
 
 
-def noninferiority_size(
-    rate_stable: float,
-    rate_canary: float,
-    margin: float,
-    *,
-    canary_share: float = 0.2,
-    alpha: float = 0.05,
-    power: float = 0.8,
-) -> CanarySize:
-    """Requests per arm for the one-sided question "is the canary's success rate worse than the
-    stable one's by more than `margin`?", with a share `canary_share` of the traffic on the canary.
+@dataclass(frozen=True)
+class NoninferiorityDesign:
+    """What a non-inferiority canary is planned for: the success rates assumed true on the stable
+    version and on the canary, the `margin` by which the canary may fall short, the canary's share
+    of the traffic, the one-sided level `alpha` and the power wanted.
 
     H0: p_canary - p_stable <= -margin, rejected (the canary is declared non-inferior) when the
-    lower one-sided (1 - alpha) confidence bound of the difference lies above -margin. The power
-    is computed at the assumed true rates, with the unpooled normal approximation (Chow, Shao and
-    Wang, section 4.2): n_stable = (z_{1-alpha} + z_power)^2 (p_s q_s + p_c q_c / k) / (d + margin)^2,
+    lower one-sided (1 - alpha) confidence bound of the difference lies above -margin."""
+
+    rate_stable: float
+    rate_canary: float
+    margin: float
+    canary_share: float = 0.2
+    alpha: float = 0.05
+    power: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.canary_share < 1:
+            raise ValueError("canary_share must be strictly between 0 and 1")
+
+    @property
+    def ratio(self) -> float:
+        """k = n_canary / n_stable."""
+        return self.canary_share / (1 - self.canary_share)
+
+    def size_for(self, stable: int) -> CanarySize:
+        """`stable` requests on the stable version and the canary's share on top."""
+        return CanarySize(stable, int(np.ceil(stable * self.ratio)))
+
+
+def noninferiority_size(design: NoninferiorityDesign) -> CanarySize:
+    """Requests per arm for the one-sided question "is the canary's success rate worse than the
+    stable one's by more than the margin?". The power is computed at the assumed true rates, with
+    the unpooled normal approximation (Chow, Shao and Wang, section 4.2):
+    n_stable = (z_{1-alpha} + z_power)^2 (p_s q_s + p_c q_c / k) / (d + margin)^2,
     where k = n_canary / n_stable and d = p_canary - p_stable. With `margin=0` it is the
     one-sided size for showing the canary better than the stable version."""
-    if not 0 < canary_share < 1:
-        raise ValueError("canary_share must be strictly between 0 and 1")
-    gap = rate_canary - rate_stable + margin
+    p_s, p_c = design.rate_stable, design.rate_canary
+    gap = p_c - p_s + design.margin
     if gap <= 0:
         raise ValueError("the assumed difference must lie above -margin, or no size has power")
-    ratio = canary_share / (1 - canary_share)
-    z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)
-    variance = rate_stable * (1 - rate_stable) + rate_canary * (1 - rate_canary) / ratio
-    stable = int(np.ceil(z**2 * variance / gap**2))
-    return CanarySize(stable, int(np.ceil(stable * ratio)))
+    z = stats.norm.ppf(1 - design.alpha) + stats.norm.ppf(design.power)
+    variance = p_s * (1 - p_s) + p_c * (1 - p_c) / design.ratio
+    return design.size_for(int(np.ceil(z**2 * variance / gap**2)))
 
 
 def newcombe_lower_bound(
@@ -152,58 +168,41 @@ def newcombe_lower_bound(
 
 
 def simulated_noninferiority_power(
-    rate_stable: float,
-    rate_canary: float,
-    margin: float,
+    design: NoninferiorityDesign,
     size: CanarySize,
     *,
-    alpha: float = 0.05,
     repeats: int = 4000,
     seed: int = 0,
     rule: str = "newcombe",
 ) -> float:
-    """The share of simulated canaries of this size declared non-inferior: a check of
-    `noninferiority_size` by simulation. `rule="newcombe"` applies the decision rule itself
-    (`newcombe_lower_bound` above -margin); `rule="wald"` the Wald bound the size formula assumes."""
+    """The share of simulated canaries of this size, drawn at the design's rates, declared
+    non-inferior: a check of `noninferiority_size` by simulation. `rule="newcombe"` applies the
+    decision rule itself (`newcombe_lower_bound` above -margin); `rule="wald"` the Wald bound the
+    size formula assumes."""
     rng = np.random.default_rng(seed)
-    wins_s = rng.binomial(size.stable, rate_stable, repeats)
-    wins_c = rng.binomial(size.canary, rate_canary, repeats)
+    wins_s = rng.binomial(size.stable, design.rate_stable, repeats)
+    wins_c = rng.binomial(size.canary, design.rate_canary, repeats)
     if rule == "newcombe":
-        bound = newcombe_lower_bound(wins_s, size.stable, wins_c, size.canary, alpha)
+        bound = newcombe_lower_bound(wins_s, size.stable, wins_c, size.canary, design.alpha)
     elif rule == "wald":
         p_s, p_c = wins_s / size.stable, wins_c / size.canary
         se = np.sqrt(p_s * (1 - p_s) / size.stable + p_c * (1 - p_c) / size.canary)
-        bound = p_c - p_s - stats.norm.ppf(1 - alpha) * se
+        bound = p_c - p_s - stats.norm.ppf(1 - design.alpha) * se
     else:
         raise ValueError("rule must be 'newcombe' or 'wald'")
-    return float(np.mean(bound > -margin))
+    return float(np.mean(bound > -design.margin))
 
 
 def simulated_noninferiority_size(
-    rate_stable: float,
-    rate_canary: float,
-    margin: float,
-    *,
-    canary_share: float = 0.2,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    repeats: int = 20000,
-    seed: int = 0,
+    design: NoninferiorityDesign, *, repeats: int = 20000, seed: int = 0
 ) -> CanarySize:
     """The smallest size, in steps of 2% above the normal-approximation formula, at which the
-    decision rule itself (Newcombe's bound) reaches `power` in simulation. Near 100% the formula
-    is too small for that rule, because the score interval is wider than Wald's there."""
-    formula = noninferiority_size(
-        rate_stable, rate_canary, margin, canary_share=canary_share, alpha=alpha, power=power
-    )
-    ratio = canary_share / (1 - canary_share)
+    decision rule itself (Newcombe's bound) reaches the design's power in simulation. Near 100% the
+    formula is too small for that rule, because the score interval is wider than Wald's there."""
+    formula = noninferiority_size(design)
     for step in range(200):
-        stable = int(np.ceil(formula.stable * (1 + 0.02 * step)))
-        size = CanarySize(stable, int(np.ceil(stable * ratio)))
-        reached = simulated_noninferiority_power(
-            rate_stable, rate_canary, margin, size, alpha=alpha, repeats=repeats, seed=seed
-        )
-        if reached >= power:
+        size = design.size_for(int(np.ceil(formula.stable * (1 + 0.02 * step))))
+        if simulated_noninferiority_power(design, size, repeats=repeats, seed=seed) >= design.power:
             return size
     raise ValueError("no size up to five times the formula's reaches that power")
 

@@ -7,6 +7,7 @@ from scipy import stats
 
 from examples.production.watching import (
     CanarySize,
+    NoninferiorityDesign,
     class_share_test,
     clopper_pearson,
     confidence_check,
@@ -82,26 +83,29 @@ def test_two_sided_equal_groups_match_fleiss_table():
 def test_noninferiority_size_matches_the_formula_by_hand():
     # p = 0.5 in both arms, margin 0.1, one-sided 5%, power 80%, equal groups:
     # (1.6449 + 0.8416)^2 * (0.25 + 0.25) / 0.1^2 = 309.1 -> 310 per group.
-    assert noninferiority_size(0.5, 0.5, 0.1, canary_share=0.5) == CanarySize(310, 310)
+    assert noninferiority_size(NoninferiorityDesign(0.5, 0.5, 0.1, canary_share=0.5)) == CanarySize(
+        310, 310
+    )
 
 
 def test_an_unequal_split_needs_more_in_total():
-    equal = noninferiority_size(0.97, 0.97, 0.02, canary_share=0.5)
-    split = noninferiority_size(0.97, 0.97, 0.02, canary_share=0.2)
+    equal = noninferiority_size(NoninferiorityDesign(0.97, 0.97, 0.02, canary_share=0.5))
+    split = noninferiority_size(NoninferiorityDesign(0.97, 0.97, 0.02, canary_share=0.2))
     assert split.canary == pytest.approx(split.stable / 4, abs=1)
     # Var ~ 1/n_s + 1/n_c is minimised by equal groups: 80/20 costs 1/(4 * 0.2 * 0.8) = 1.56 times.
     assert split.total / equal.total == pytest.approx(1 / (4 * 0.2 * 0.8), rel=0.01)
 
 
 def test_one_sided_needs_fewer_than_two_sided():
-    one = noninferiority_size(0.95, 0.97, 0.0, canary_share=0.5)
+    one = noninferiority_size(NoninferiorityDesign(0.95, 0.97, 0.0, canary_share=0.5))
     assert one.stable < trials_per_group(0.97, 0.95)
 
 
 @pytest.mark.parametrize("rates", [(0.5, 0.5, 0.1), (0.8, 0.8, 0.05)])
 def test_simulated_power_is_near_the_target(rates):
-    size = noninferiority_size(*rates)
-    assert simulated_noninferiority_power(*rates, size, repeats=4000, seed=5) == pytest.approx(
+    design = NoninferiorityDesign(*rates)
+    size = noninferiority_size(design)
+    assert simulated_noninferiority_power(design, size, repeats=4000, seed=5) == pytest.approx(
         0.8, abs=0.03
     )
 
@@ -113,22 +117,23 @@ def test_the_vectorised_newcombe_bound_is_the_decision_rules_bound():
 
 
 def test_near_certainty_the_formula_is_too_small_for_the_rule_and_the_simulated_size_is_not():
-    plan = noninferiority_size(0.97, 0.97, 0.02, canary_share=0.2)
+    design = NoninferiorityDesign(0.97, 0.97, 0.02, canary_share=0.2)
+    plan = noninferiority_size(design)
     # The Wald bound the formula assumes nearly reaches 80%; Newcombe's wider bound does not.
-    assert simulated_noninferiority_power(0.97, 0.97, 0.02, plan, rule="wald", seed=1) > 0.76
-    assert simulated_noninferiority_power(0.97, 0.97, 0.02, plan, seed=1) < 0.74
-    size = simulated_noninferiority_size(0.97, 0.97, 0.02, canary_share=0.2, seed=2)
+    assert simulated_noninferiority_power(design, plan, rule="wald", seed=1) > 0.76
+    assert simulated_noninferiority_power(design, plan, seed=1) < 0.74
+    size = simulated_noninferiority_size(design, seed=2)
     assert size.stable > plan.stable
     # Checked with other random numbers: 20,000 repeats, standard error about 0.003.
-    power = simulated_noninferiority_power(0.97, 0.97, 0.02, size, repeats=20000, seed=3)
+    power = simulated_noninferiority_power(design, size, repeats=20000, seed=3)
     assert power == pytest.approx(0.8, abs=0.01)
 
 
 def test_impossible_sizes_are_refused():
     with pytest.raises(ValueError, match="above -margin"):
-        noninferiority_size(0.97, 0.94, 0.02)
+        noninferiority_size(NoninferiorityDesign(0.97, 0.94, 0.02))
     with pytest.raises(ValueError, match="canary_share"):
-        noninferiority_size(0.97, 0.97, 0.02, canary_share=1.0)
+        NoninferiorityDesign(0.97, 0.97, 0.02, canary_share=1.0)
 
 
 def test_the_decision_rule():
