@@ -9,6 +9,7 @@ from flask import abort
 from examples.serving import Settings, create_app
 from examples.serving.predictor import load_predictor
 from tests.chunked import post_chunked
+from tests.failing_predictor import FailingPredictor
 
 
 def assert_error(response, status, code):
@@ -142,16 +143,6 @@ def test_wrong_methods_are_405_with_allow(client, method, path, allowed):
     assert_error(response, 405, "method_not_allowed")
     assert allowed in response.headers["Allow"]
     assert response.headers["Content-Length"] == str(len(response.get_data()))
-
-
-class FailingPredictor:
-    """A predictor whose model breaks: the service must answer 500 and reveal nothing."""
-
-    def __init__(self, real):
-        self.metadata, self.class_names = real.metadata, real.class_names
-
-    def predict_proba(self, X):  # noqa: N803
-        raise RuntimeError("secret detail: /srv/models/model.skops is corrupt at offset 1234")
 
 
 def test_an_unexpected_error_is_500_without_internals(settings, features, caplog):

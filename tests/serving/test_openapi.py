@@ -9,6 +9,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from examples.serving import Settings, create_app
 from examples.serving.openapi import OPENAPI_VERSION
+from tests.failing_predictor import FailingPredictor
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -188,14 +189,6 @@ def test_the_document_is_valid_openapi_30(client, tmp_path, model_dir, features_
     broken = {**document, "paths": {"no-leading-slash": {}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft4Validator(OPENAPI_30).validate(broken)
-
-
-class FailingPredictor:
-    def __init__(self, real):
-        self.metadata, self.class_names = real.metadata, real.class_names
-
-    def predict_proba(self, X):  # noqa: N803
-        raise RuntimeError("a failure the client must not see")
 
 
 def test_every_status_the_app_answers_is_documented(tmp_path, model_dir, features):
