@@ -41,10 +41,11 @@ def peer_python(log=print) -> Path:
         return python
     log(f"installing the framework peers' environment into {folder} (once)")
     venv.EnvBuilder(with_pip=False, clear=True).create(folder)
-    # uv, from the book's own environment (requirements.txt pins it), installs into the new one.
+    # uv, from the book's own environment (requirements.txt pins it), installs into the new one,
+    # compiled to bytecode as pip does (else every peer's first start compiles its imports).
     finished = subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", str(python),
-         "-r", str(PINS)],
+        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode",
+         "--python", str(python), "-r", str(PINS)],
         capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S,
     )  # fmt: skip
     if finished.returncode != 0:
