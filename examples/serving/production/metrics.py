@@ -61,11 +61,12 @@ class ServiceMetrics:
             ["model_version", "predicted_class"],
             registry=self.registry,
         )
-        # "max" across processes: every worker reports 1 for the version it serves.
+        # "livemax": the largest value among the workers alive now (a dead worker's 1 is dropped by
+        # gunicorn.conf.py's child_exit); every worker reports 1 for the version it serves.
         self.model_info = self._gauge(
             "serving_model_info",
             "The model being served (value 1, details in the labels).",
-            mode="max",
+            mode="livemax",
             labels=["name", "version"],
         )
 
@@ -84,7 +85,7 @@ class ServiceMetrics:
         self.ready = self._gauge(
             "serving_ready",
             "1 when the model is loaded and verified (what /readyz says), else 0.",
-            mode="max",
+            mode="livemax",
         )
 
     def _gauge(self, name: str, documentation: str, *, mode: str, labels=()) -> Gauge:
