@@ -149,3 +149,9 @@ def test_every_module_the_service_imports_is_in_the_image_lock():
         if not {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [])} & locked
     }
     assert missing == {}, "run tools/lock_service_requirements.py after adding it to the list"
+
+
+def test_requirements_pin_the_uv_that_make_venv_installs_first():
+    """make venv installs `grep '^uv==' requirements.txt` with pip; without that line it would fail."""
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    assert len([line for line in lines if line.startswith("uv==")]) == 1
